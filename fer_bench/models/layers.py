@@ -1,0 +1,66 @@
+"""Serializable building blocks shared by the model families (saved .keras files load without custom_objects)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+# ImageNet caffe-style means (BGR), VGGFace v1 (VGG16) and v2 (ResNet50/SENet50) means (BGR)
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+_VGGFACE1_BGR_MEAN = (93.5940, 104.7624, 129.1863)
+_VGGFACE2_BGR_MEAN = (91.4953, 103.8827, 131.0912)
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+
+
+@keras.saving.register_keras_serializable(package="fer_bench")
+class Preprocess(layers.Layer):
+    """Map raw RGB pixels (0..255) to what a backbone expects.
+
+    Modes: ``rescale`` x/255; ``tf`` x/127.5-1; ``torch`` ImageNet mean/std on x/255; ``caffe`` RGB->BGR minus
+    ImageNet means; ``vggface1`` / ``vggface2`` RGB->BGR minus the VGGFace (v1) / VGGFace2 (v2) means;
+    ``raw`` identity (EfficientNet/ConvNeXt carry their own normalisation).
+    """
+
+    def __init__(self, mode: str = "rescale", **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        m = self.mode
+        if m == "rescale":
+            return x / 255.0
+        if m == "tf":
+            return x / 127.5 - 1.0
+        if m == "torch":
+            return (x / 255.0 - ops.convert_to_tensor(_TORCH_MEAN)) / ops.convert_to_tensor(_TORCH_STD)
+        if m in ("caffe", "vggface1", "vggface2"):
+            mean = {"caffe": _CAFFE_BGR_MEAN, "vggface1": _VGGFACE1_BGR_MEAN, "vggface2": _VGGFACE2_BGR_MEAN}[m]
+            bgr = ops.flip(x, axis=-1)
+            return bgr - ops.convert_to_tensor(mean)
+        if m == "raw":
+            return x
+        raise ValueError(f"unknown preprocessing mode {m!r}")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def paper_head(x, num_classes: int, pooling: str = "gap", name_prefix: str = "head"):
+    """The BTFER head on a backbone: GAP|Flatten -> Dense 256 ReLU -> Dropout 0.2 -> Dense 128 ReLU -> softmax."""
+    x = layers.GlobalAveragePooling2D(name=f"{name_prefix}_gap")(x) if pooling == "gap" else \
+        layers.Flatten(name=f"{name_prefix}_flatten")(x)
+    x = layers.Dense(256, activation="relu", name=f"{name_prefix}_dense256")(x)
+    x = layers.Dropout(0.2, name=f"{name_prefix}_dropout")(x)
+    x = layers.Dense(128, activation="relu", name=f"{name_prefix}_dense128")(x)
+    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+
+
+def model_input(input_size: int, preprocess_mode: str):
+    """Input layer (raw RGB 0..255) followed by the Preprocess layer; returns (inputs, preprocessed)."""
+    inputs = keras.Input((input_size, input_size, 3), name="image")
+    return inputs, Preprocess(preprocess_mode, name="preprocess")(inputs)
