@@ -1,0 +1,1 @@
+"""Typer command-line interface. Thin: parse options, call the library, print with rich."""

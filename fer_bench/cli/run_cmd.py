@@ -1,0 +1,242 @@
+"""`fer-bench run`, `sweep`, `leaderboard` and `quickstart`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import FerBenchError
+from ..protocol.config import RunConfig
+
+console = Console()
+
+QUICKSTART = dict(models=["sequential_simple", "sequential_4conv", "lenet5"], balance=["simple", "conservative"],
+                  res=48, epochs=12, train="synth:lab?n=120&test=40", tests=("synth:wild?n=10&test=40",))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("•"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                    transient=False)
+
+
+def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False) -> list:
+    """Run configs in order with a rich display (runs overall, epochs of the current run, ETA)."""
+    from ..protocol.run import execute_run
+
+    outcomes = []
+    with _progress() as progress:
+        overall = progress.add_task("runs", total=len(configs))
+        for cfg in configs:
+            two = cfg.weights != "scratch" and cfg.frozen_epochs > 0
+            total = cfg.epochs + (cfg.frozen_epochs if two else 0)
+            ep_task = progress.add_task(f"  {cfg.short_name()}", total=total)
+            done = {"n": 0, "frozen_total": cfg.frozen_epochs if two else 0}
+
+            def on_epoch(phase, epoch, n, row, ep_task=ep_task, done=done):
+                base = 0 if phase == "frozen" else done["frozen_total"]
+                progress.update(ep_task, completed=base + epoch,
+                                description=f"  {cfg.short_name()} [{phase}] "
+                                            f"val_acc {row.get('val_accuracy', 0):.3f}")
+
+            def on_stage(text, ep_task=ep_task):
+                progress.update(ep_task, description=f"  {cfg.short_name()}: {text}")
+
+            t0 = time.perf_counter()
+            out = execute_run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
+            progress.update(ep_task, completed=total)
+            status = "skipped (finished before; --force to redo)" if out.skipped else \
+                f"done in {time.perf_counter() - t0:.0f}s"
+            acc = out.metrics.get("in_domain", {}).get("accuracy")
+            progress.update(ep_task, description=f"  {cfg.short_name()} {status}"
+                                                 + (f", in-domain acc {acc:.3f}" if acc is not None else ""))
+            progress.advance(overall)
+            outcomes.append(out)
+            import keras
+
+            keras.backend.clear_session()
+    return outcomes
+
+
+def _print_outcome(out) -> None:
+    table = Table(title=f"{out.config.short_name()}  ->  {out.folder}")
+    for col in ("test set", "split", "n", "Acc", "UAR", "macro P", "macro R", "macro F1", "top-2"):
+        table.add_column(col)
+    for name, m in out.metrics.items():
+        table.add_row(f"{name} ({m.get('dataset', '')})", str(m.get("split", "")), str(m["n"]),
+                      f"{m['accuracy']:.3f}", f"{m['uar']:.3f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                      f"{m['f1']:.3f}", f"{m['top2_accuracy']:.3f}")
+    console.print(table)
+
+
+def _print_leaderboard(results: Path, fmt: str = "table") -> dict:
+    from ..results.leaderboard import build_leaderboard, write_leaderboard
+
+    paths = write_leaderboard(results)
+    agg, tables = build_leaderboard(results)
+    if fmt == "md":
+        console.print(paths["md"].read_text(), markup=False, highlight=False)
+    elif fmt == "csv":
+        console.print(paths["csv"].read_text(), markup=False, highlight=False)
+    elif fmt == "json":
+        console.print(paths["json"].read_text(), markup=False, highlight=False)
+    else:
+        if not tables:
+            console.print(f"no finished runs under {results}/runs")
+        for cross, df in tables.items():
+            t = Table(title=f"cross-domain set: {cross}", show_lines=False)
+            for c in df.columns:
+                t.add_column(str(c), overflow="fold")
+            for _, row in df.iterrows():
+                t.add_row(*[str(v) for v in row.tolist()])
+            console.print(t)
+    console.print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}")
+    return paths
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        model: str = typer.Option("sequential_4conv", "--model", "-m", help="registry name or alias"),
+        res: int = typer.Option(48, "--res", help="input resolution (48 or 224)"),
+        weights: str = typer.Option("scratch", "--weights", "-w", help="imagenet | vggface | scratch"),
+        balance: str = typer.Option("conservative", "--balance", "-b", help="none | simple | conservative"),
+        train: str = typer.Option("synth:lab", "--train", help="training DATASET (synth:lab, name, or path)"),
+        test: list[str] = typer.Option(None, "--test", help="cross-domain test DATASET (repeatable)"),
+        epochs: int = typer.Option(100, "--epochs", help="epoch cap (full-network phase)"),
+        frozen_epochs: int = typer.Option(20, "--frozen-epochs", help="epoch cap of the frozen phase"),
+        seed: int = typer.Option(0, "--seed"),
+        batch_size: int = typer.Option(64, "--batch-size"),
+        val_fraction: float = typer.Option(0.1, "--val-fraction", help="validation carved from training"),
+        protocol: str = typer.Option("fer-bench", "--protocol",
+                                     help="fer-bench (honest) | paper (authors' quirks, for comparison)"),
+        recipe: str = typer.Option("paper", "--recipe", help="paper | strong"),
+        lr: float = typer.Option(None, "--lr", help="learning rate (default: the model's paper LR)"),
+        color: str = typer.Option("auto", "--color", help="auto | rgb | gray (decode-once cache mode)"),
+        max_train_images: int = typer.Option(None, "--max-train-images", help="stratified subset (quick runs)"),
+        no_augment: bool = typer.Option(False, "--no-augment", help="disable the paper augmentation"),
+        deterministic: bool = typer.Option(False, "--deterministic", help="TF op determinism (slower)"),
+        results: Path = typer.Option(Path("results"), "--results", help="results folder"),
+        force: bool = typer.Option(False, "--force", help="re-run even if this config has finished"),
+    ):
+        """Train one model and test it in-domain and on every --test set."""
+        cfg = RunConfig(model=model, res=res, weights=weights, balance=balance, train=train,
+                        tests=tuple(test) if test else ("synth:wild",) if train.startswith("synth:") else (),
+                        seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
+                        val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
+                        color=color, max_train_images=max_train_images, augment=not no_augment,
+                        deterministic=deterministic)
+        from ..models.registry import get_spec
+
+        spec = get_spec(model)
+        cfg = replace(cfg, model=spec.name)
+        (out,) = run_configs([cfg], results, force=force)
+        _print_outcome(out)
+
+    @app.command()
+    def sweep(
+        models: str = typer.Option(None, "--models", help="comma list of models"),
+        res: str = typer.Option("48", "--res", help="comma list, e.g. 48,224"),
+        weights: str = typer.Option("scratch", "--weights", help="comma list"),
+        balance: str = typer.Option("simple,conservative", "--balance", help="comma list"),
+        train: str = typer.Option("synth:lab", "--train", help="comma list of training DATASETs"),
+        test: list[str] = typer.Option(None, "--test", help="cross-domain test DATASET (repeatable)"),
+        seeds: str = typer.Option("0", "--seeds", help="comma list"),
+        epochs: int = typer.Option(100, "--epochs"),
+        frozen_epochs: int = typer.Option(20, "--frozen-epochs"),
+        protocol: str = typer.Option("fer-bench", "--protocol"),
+        recipe: str = typer.Option("paper", "--recipe"),
+        max_train_images: int = typer.Option(None, "--max-train-images"),
+        config: Path = typer.Option(None, "--config", help="TOML sweep file ([sweep] table)"),
+        results: Path = typer.Option(Path("results"), "--results"),
+        force: bool = typer.Option(False, "--force"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are finished"),
+    ):
+        """Run every combination that has not finished yet (comma lists or a TOML file)."""
+        from ..protocol.sweep import expand, load_sweep_toml, split_list
+        from ..results.store import is_finished
+
+        opts = dict(models=models, res=res, weights=weights, balance=balance, train=train, seeds=seeds)
+        base = dict(epochs=epochs, frozen_epochs=frozen_epochs, protocol=protocol, recipe=recipe,
+                    max_train_images=max_train_images, tests=tuple(test or ()))
+        if config is not None:
+            data = load_sweep_toml(config)
+            for k in opts:
+                if k in data:
+                    opts[k] = data[k]
+            for k in ("epochs", "frozen_epochs", "protocol", "recipe", "max_train_images", "batch_size",
+                      "val_fraction", "learning_rate", "color"):
+                if k in data:
+                    base[k] = data[k]
+            if "tests" in data:
+                base["tests"] = tuple(data["tests"])
+        if not opts["models"]:
+            raise FerBenchError("no models given; pass --models a,b,c or a --config file with models = [...]")
+        train_list = split_list(opts["train"])
+        if not base["tests"] and all(t.startswith("synth:") for t in train_list):
+            base["tests"] = ("synth:wild",)
+        configs, notes = expand(split_list(opts["models"]), split_list(opts["res"], int),
+                                split_list(opts["weights"]), split_list(opts["balance"]), train_list,
+                                split_list(opts["seeds"], int), RunConfig(**base))
+        for n in notes:
+            console.print(f"[yellow]{n}[/]")
+        todo = [c for c in configs if force or not is_finished(results, c.config_hash())]
+        console.print(f"{len(configs)} runs in the sweep, {len(configs) - len(todo)} finished, "
+                      f"{len(todo)} to run -> {results}/runs")
+        if dry_run:
+            for c in configs:
+                console.print(f"  {c.config_hash()}  {c.short_name()}  "
+                              f"{'finished' if is_finished(results, c.config_hash()) else 'to run'}")
+            return
+        run_configs(configs, results, force=force)
+        _print_leaderboard(results)
+
+    @app.command()
+    def leaderboard(
+        results: Path = typer.Option(Path("results"), "--results"),
+        fmt: str = typer.Option("table", "--format", help="table | md | csv | json"),
+    ):
+        """Aggregate finished runs into the paper's table layout; writes leaderboard.md/.csv/.json."""
+        if fmt not in ("table", "md", "csv", "json"):
+            raise FerBenchError(f"unknown --format {fmt!r}; use table, md, csv or json")
+        if not (results / "runs").is_dir():
+            raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
+                                "`fer-bench run` first, or pass --results DIR")
+        _print_leaderboard(results, fmt)
+
+    @app.command()
+    def quickstart(
+        results: Path = typer.Option(Path("results"), "--results"),
+        epochs: int = typer.Option(QUICKSTART["epochs"], "--epochs"),
+        force: bool = typer.Option(False, "--force"),
+    ):
+        """Generate synthetic faces, run a small sweep (3 models x simple/conservative), print the leaderboard."""
+        from ..data.adapters import open_dataset
+        from ..data.synth import write_folder
+        from ..protocol.sweep import expand
+
+        t0 = time.perf_counter()
+        sample_dir = results / "quickstart_data"
+        console.print(f"[bold]fer-bench quickstart[/]: synthetic lab faces -> train, test in-domain and on "
+                      f"synthetic wild faces; results in {results}")
+        summary = write_folder("wild", sample_dir / "synth_wild_sample", n_per_class=6, size=64, seed=0,
+                               splits={"test": 6})
+        console.print(f"sample of the wild domain written to {sample_dir / 'synth_wild_sample'} "
+                      f"(grid: {summary.get('grid')})")
+        for spec in (QUICKSTART["train"], *QUICKSTART["tests"]):
+            src = open_dataset(spec)
+            console.print(f"dataset {spec}: " + ", ".join(f"{s} {len(src.subset(s))}" for s in src.splits()))
+        base = RunConfig(epochs=epochs, tests=QUICKSTART["tests"], train=QUICKSTART["train"], res=QUICKSTART["res"])
+        configs, _ = expand(QUICKSTART["models"], [QUICKSTART["res"]], ["scratch"], QUICKSTART["balance"],
+                            [QUICKSTART["train"]], [0], base)
+        run_configs(configs, results, force=force)
+        paths = _print_leaderboard(results)
+        console.print(f"[bold green]quickstart finished in {time.perf_counter() - t0:.0f}s[/]. Run folders: "
+                      f"{results / 'runs'}; leaderboard: {paths['md']}")

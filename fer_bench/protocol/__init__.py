@@ -1,0 +1,1 @@
+"""The BTFER protocol: run configs, class balancing, two-phase training, evaluation, sweeps."""

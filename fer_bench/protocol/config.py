@@ -1,0 +1,88 @@
+"""A run is a frozen config; its hash names its result folder, so sweeps resume and skip finished runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from ..errors import FerBenchError
+
+BALANCES = ("none", "simple", "conservative")
+PROTOCOLS = ("fer-bench", "paper")
+RECIPES = ("paper", "strong")
+RESOLUTIONS = (48, 224)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result (besides the data on disk and package versions).
+
+    protocol:
+      ``fer-bench`` (default): validation carved from the training split (stratified, seeded,
+      ``val_fraction``), each backbone's native preprocessing, area/bicubic resize, best weights restored,
+      every test set evaluated once at the end on every image, unshuffled.
+      ``paper``: the BTFER authors' choices, for comparison only: their test split doubles as validation
+      (model selection on the test set), x/255 for every backbone, nearest-neighbour resize.
+    recipe: ``paper`` (Adam 1e-4, the paper callbacks) or ``strong`` (see protocol.recipes).
+    """
+
+    model: str = "sequential_4conv"
+    res: int = 48
+    weights: str = "scratch"
+    balance: str = "conservative"
+    train: str = "synth:lab"
+    tests: tuple[str, ...] = ("synth:wild",)
+    seed: int = 0
+    epochs: int = 100
+    frozen_epochs: int = 20
+    batch_size: int = 64
+    val_fraction: float = 0.1
+    protocol: str = "fer-bench"
+    recipe: str = "paper"
+    learning_rate: float | None = None
+    color: str = "auto"
+    conservative_cap: float = 3.0
+    es_patience: int = 20
+    lr_patience: int = 10
+    augment: bool = True
+    deterministic: bool = False
+    max_train_images: int | None = None
+    extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.balance not in BALANCES:
+            raise FerBenchError(f"unknown --balance {self.balance!r}; use one of {', '.join(BALANCES)}")
+        if self.protocol not in PROTOCOLS:
+            raise FerBenchError(f"unknown --protocol {self.protocol!r}; use one of {', '.join(PROTOCOLS)}")
+        if self.recipe not in RECIPES:
+            raise FerBenchError(f"unknown --recipe {self.recipe!r}; use one of {', '.join(RECIPES)}")
+        if not 8 <= int(self.res) <= 1024:
+            raise FerBenchError(f"--res {self.res} is out of range; use 48 or 224 (8..1024 accepted)")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise FerBenchError(f"--val-fraction {self.val_fraction} must be between 0 and 0.5")
+        if self.epochs < 1 or self.frozen_epochs < 0:
+            raise FerBenchError("--epochs must be >= 1 and --frozen-epochs >= 0")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["tests"] = list(self.tests)
+        d["extra"] = [list(kv) for kv in self.extra]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["tests"] = tuple(d.get("tests", ()))
+        d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
+        return cls(**d)
+
+    def config_hash(self) -> str:
+        """12 hex chars of sha256 over the canonical JSON of the config (key order independent)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def short_name(self) -> str:
+        return f"{self.model}-{self.res}-{self.weights}-{self.balance}-seed{self.seed}"

@@ -1,0 +1,1 @@
+"""Result files: the run-folder store (atomic writes), leaderboard aggregation, plots."""

@@ -1,0 +1,175 @@
+"""Aggregate run folders into the BTFER paper's Table 2/3 layout, mean +- sd over seeds.
+
+Rows: model x input size x initialisation x training set (x protocol, recipe when not the defaults).
+Columns, per balancing: in-domain P / R / F1 / Acc / UAR, then cross-domain P / R / F1 / Acc / UAR. When runs
+were tested on several cross-domain sets, the Markdown file has one table per cross-domain set. Where the
+paper reports a number for the same model, resolution, training set and balancing, a "(paper)" row follows.
+External models scored by `fer-bench evaluate --results` appear as rows marked "external".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .store import iter_runs
+
+METRICS = ("precision", "recall", "f1", "accuracy", "uar")
+SHORT = {"precision": "P", "recall": "R", "f1": "F1", "accuracy": "Acc", "uar": "UAR"}
+GROUP = ["model", "res", "weights", "train", "protocol", "recipe"]
+BALANCE_ORDER = ["simple", "conservative", "none", "-"]
+
+
+def paper_dataset_key(train: str) -> str | None:
+    t = train.lower().replace("-", "").replace("_", "")
+    for key, needles in (("fer2013", ("fer2013", "fer13")), ("rafdb", ("rafdb", "raf")),
+                         ("affectnet", ("affectnet",))):
+        if any(n in t for n in needles):
+            return key
+    return None
+
+
+def long_table(results: Path) -> pd.DataFrame:
+    """One row per (run, test target) with the headline metrics."""
+    rows = []
+    for run in iter_runs(results):
+        cfg, metrics = run["config"], run["metrics"]
+        for target, m in metrics.items():
+            if not isinstance(m, dict) or "accuracy" not in m:
+                continue
+            rows.append({
+                "model": cfg.get("model"), "res": cfg.get("res"), "weights": cfg.get("weights", "-"),
+                "train": cfg.get("train", "-"), "protocol": cfg.get("protocol", "fer-bench"),
+                "recipe": cfg.get("recipe", "-"), "balance": cfg.get("balance", "-"),
+                "seed": cfg.get("seed", 0), "target": target, "role": m.get("role", "cross_domain"),
+                "test_dataset": m.get("dataset", target), "n": m.get("n"), "external": bool(cfg.get("external")),
+                "hash": run["hash"], **{k: m.get(k) for k in METRICS},
+            })
+    return pd.DataFrame(rows)
+
+
+def aggregate(long: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd and seed count per (group, balance, target)."""
+    if long.empty:
+        return long
+    keys = GROUP + ["balance", "target", "role", "test_dataset", "external"]
+    agg = long.groupby(keys, dropna=False)[list(METRICS)].agg(["mean", "std", "count"])
+    out = pd.DataFrame(index=agg.index)
+    for m in METRICS:
+        out[m] = agg[(m, "mean")]
+        out[f"{m}_sd"] = agg[(m, "std")].fillna(0.0)
+    out["seeds"] = agg[(METRICS[0], "count")]
+    return out.reset_index()
+
+
+def _fmt(mean, sd, seeds) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return ""
+    return f"{mean:.2f}±{sd:.2f}" if seeds and seeds > 1 else f"{mean:.2f}"
+
+
+def _row_label(r) -> str:
+    label = f"{r['model']} {r['res']} {r['weights']}"
+    if r.get("protocol", "fer-bench") not in ("fer-bench", "-"):
+        label += f" [{r['protocol']} protocol]"
+    if r.get("recipe") not in ("paper", "-", None):
+        label += f" [{r['recipe']} recipe]"
+    return label
+
+
+def wide_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Paper layout, one table per cross-domain target (or one in-domain-only table)."""
+    if agg.empty:
+        return {}
+    cross_targets = sorted(agg.loc[agg["role"] == "cross_domain", "target"].unique().tolist())
+    tables = {}
+    for cross in cross_targets or [None]:
+        records = {}
+        for _, r in agg.iterrows():
+            if r["role"] == "cross_domain" and r["target"] != cross:
+                continue
+            key = (_row_label(r), r["train"], bool(r["external"]))
+            rec = records.setdefault(key, {"model": key[0], "train": r["train"],
+                                           "kind": "external" if r["external"] else "ours"})
+            block = "ID" if r["role"] == "in_domain" else "XD"
+            bal = r["balance"]
+            for m in METRICS:
+                rec[f"{bal} {block} {SHORT[m]}"] = _fmt(r[m], r[f"{m}_sd"], r["seeds"])
+            rec[f"{bal} seeds"] = int(r["seeds"])
+        rows = list(records.values())
+        rows.extend(_paper_rows(agg))
+        df = pd.DataFrame(rows)
+        cols = ["model", "train", "kind"]
+        for bal in BALANCE_ORDER:
+            for block in ("ID", "XD"):
+                cols += [f"{bal} {block} {SHORT[m]}" for m in METRICS if f"{bal} {block} {SHORT[m]}" in df]
+            if f"{bal} seeds" in df:
+                cols.append(f"{bal} seeds")
+        df = df[[c for c in cols if c in df.columns]].fillna("")
+        df = df.sort_values(["train", "model", "kind"], kind="mergesort").reset_index(drop=True)
+        tables[cross or "in-domain only"] = df
+    return tables
+
+
+def _paper_rows(agg: pd.DataFrame) -> list[dict]:
+    """The paper's reported numbers for the (model, res, training set, balancing) combinations we ran."""
+    try:
+        from ..models.cards import paper_numbers
+    except ImportError:
+        return []
+    rows = {}
+    for _, r in agg[~agg["external"]].iterrows():
+        ds = paper_dataset_key(str(r["train"]))
+        if ds is None or r["balance"] not in ("simple", "conservative"):
+            continue
+        try:
+            num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"])
+        except TypeError:
+            num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"])
+        if not num:
+            continue
+        key = (r["model"], r["res"], r["weights"], r["train"])
+        rec = rows.setdefault(key, {"model": f"{r['model']} {r['res']} {r['weights']} (paper)",
+                                    "train": r["train"], "kind": "paper"})
+        for block, part in (("ID", "in_domain"), ("XD", "cross_domain")):
+            for m in ("precision", "recall", "f1", "accuracy"):
+                v = (num.get(part) or {}).get(m)
+                if v is not None:
+                    rec[f"{r['balance']} {block} {SHORT[m]}"] = f"{v:.2f}"
+    return list(rows.values())
+
+
+def build_leaderboard(results: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(aggregated long table, wide tables per cross-domain target)."""
+    agg = aggregate(long_table(results))
+    return agg, wide_tables(agg)
+
+
+def write_leaderboard(results: Path) -> dict[str, Path]:
+    """Write leaderboard.md (paper layout), leaderboard.csv (tidy, one row per group x balance x target)
+    and leaderboard.json into *results*; return their paths."""
+    results = Path(results)
+    agg, tables = build_leaderboard(results)
+    results.mkdir(parents=True, exist_ok=True)
+    paths = {"md": results / "leaderboard.md", "csv": results / "leaderboard.csv",
+             "json": results / "leaderboard.json"}
+    paths["md"].write_text(to_markdown(tables))
+    agg.to_csv(paths["csv"], index=False, float_format="%.4f")
+    paths["json"].write_text(json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")
+    return paths
+
+
+def to_markdown(tables: dict[str, pd.DataFrame]) -> str:
+    lines = ["# fer-bench leaderboard", "",
+             "ID = in-domain test split, XD = cross-domain test set; P/R/F1 are macro averages, "
+             "UAR = unweighted average recall; mean±sd over seeds when more than one seed ran. "
+             "Rows marked (paper) are the figures reported in the BTFER paper (model selection on their test "
+             "split), not our measurements.", ""]
+    if not tables:
+        lines.append("_No finished runs yet._")
+    for cross, df in tables.items():
+        lines += [f"## Cross-domain set: {cross}", "", df.to_markdown(index=False), ""]
+    return "\n".join(lines) + "\n"
