@@ -45,6 +45,11 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
                 progress.update(ep_task, completed=base + epoch,
                                 description=f"  {cfg.short_name()} [{phase}] "
                                             f"val_acc {row.get('val_accuracy', 0):.3f}")
+                if not console.is_terminal:  # logs and background jobs get one line per epoch
+                    console.print(f"{cfg.short_name()} {phase} epoch {epoch}/{n}: "
+                                  + " ".join(f"{k} {row[k]:.4g}" for k in
+                                             ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+                                             if k in row), highlight=False)
 
             def on_stage(text, ep_task=ep_task):
                 progress.update(ep_task, description=f"  {cfg.short_name()}: {text}")
