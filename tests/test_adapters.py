@@ -177,7 +177,7 @@ def test_affectnet_csv_order_contempt_skips_and_crop(tmp_path):
         assert arr.shape == (16, 20, 3)  # the face box, not the 30x40 image
         native = (value_of(arr) - 10) // 20
         assert r.label == affectnet_order[native]
-    labels = dict(zip(src.manifest.item, src.manifest.label))
+    labels = dict(zip(src.manifest.item, src.manifest.label, strict=True))
     assert labels["Manually_Annotated_Images/0/img00.png"] == "neutral"
     assert labels["Manually_Annotated_Images/0/img06.png"] == "angry"
     assert labels["Manually_Annotated_Images/1/img07.png"] == "contempt"
@@ -196,7 +196,7 @@ def test_affectnet_numeric_folders_need_the_format(tmp_path):
         open_dataset(str(tmp_path))
     src = open_dataset(str(tmp_path), format="affectnet_folders")
     assert src.label_names == CANONICAL_WITH_CONTEMPT
-    labels = dict(zip(src.manifest.item, src.manifest.label))
+    labels = dict(zip(src.manifest.item, src.manifest.label, strict=True))
     assert labels["train/0/a0.png"] == "neutral"
     assert labels["train/6/a6.png"] == "angry"
     assert labels["train/7/a7.png"] == "contempt"
@@ -259,7 +259,8 @@ def test_folder_without_splits(tmp_path):
     img(tmp_path / "Neutral" / "sub" / "b.JPG", 90)  # nested, upper-case suffix
     src = open_dataset(str(tmp_path))
     assert src.splits() == ["all"]
-    assert dict(zip(src.manifest.item, src.manifest.label)) == {"happy/a.jpg": "happy", "Neutral/sub/b.JPG": "neutral"}
+    assert dict(zip(src.manifest.item, src.manifest.label, strict=True)) == {
+        "happy/a.jpg": "happy", "Neutral/sub/b.JPG": "neutral"}
 
 
 def test_folder_unknown_class_is_an_error(tmp_path):

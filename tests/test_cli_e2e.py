@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("fer_bench.data.synth")
 
-from fer_bench.cli.app import app  # noqa: E402
+from fer_bench.cli.app import app
 
 TRAIN = "synth:lab?n=10&test=4&size=32"
 TEST = "synth:wild?n=1&test=4&size=32"

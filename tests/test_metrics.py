@@ -25,7 +25,7 @@ def test_hand_made_confusion():
     assert m["accuracy"] == pytest.approx(7 / 10)
     recalls = [3 / 4, 2 / 2, 2 / 4]
     precisions = [3 / 4, 2 / 4, 2 / 2]
-    f1 = [2 * p * r / (p + r) for p, r in zip(precisions, recalls)]
+    f1 = [2 * p * r / (p + r) for p, r in zip(precisions, recalls, strict=True)]
     assert m["recall"] == pytest.approx(np.mean(recalls))
     assert m["uar"] == pytest.approx(np.mean(recalls))
     assert m["precision"] == pytest.approx(np.mean(precisions))

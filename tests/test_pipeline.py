@@ -36,7 +36,7 @@ def test_cache_skips_and_records_corrupt_images(tmp_path):
     assert c.meta["unreadable"][0]["item"] == "train/fear/3"
     assert "train/fear/3" not in c.items
     # labels follow items exactly
-    for item, lab in zip(c.items, c.labels):
+    for item, lab in zip(c.items, c.labels, strict=True):
         assert CANONICAL[lab] == item.split("/")[1]
     # second call is served from disk without reading a single image
     n = calls["n"]
@@ -83,3 +83,14 @@ def test_stratified_split_is_seeded_and_stratified(fraction):
     for c, n in enumerate([50, 5, 40, 80, 60, 55, 30]):
         assert (labels[va] == c).sum() == max(1, round(fraction * n))
     assert not np.array_equal(stratified_split(labels, fraction, seed=4)[1], va)
+
+
+def test_leakage_counts_identical_test_images(tmp_path):
+    from fer_bench.protocol.run import leakage
+
+    src, _ = _source(bad=())
+    c = decode_split(src, "train", 8, root=tmp_path)
+    # items "train/<c>/<i>" differ per (class, i) -> all digests distinct; reuse rows as a fake test split
+    assert len(set(c.digests.tolist())) == len(c)
+    assert leakage(c, np.arange(0, 20), c, np.arange(10, 30)) == 10
+    assert leakage(c, np.arange(0, 10), c, np.arange(10, 30)) == 0

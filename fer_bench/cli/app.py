@@ -11,10 +11,10 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
+import typer
+from rich.console import Console
 
-from ..errors import FerBenchError  # noqa: E402
+from ..errors import FerBenchError
 
 app = typer.Typer(
     name="fer-bench",
@@ -45,7 +45,7 @@ for _mod in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point: run the app, turning FerBenchError into a one-line message."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # non-standalone click returns typer.Exit codes instead of exiting
     except FerBenchError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
@@ -60,9 +60,12 @@ def main() -> None:
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+        if isinstance(exc, click.exceptions.Abort):  # click turns Ctrl-C into Abort
+            err_console.print("[yellow]interrupted[/]")
+            sys.exit(130)
         raise
+    if isinstance(rc, int) and rc != 0:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

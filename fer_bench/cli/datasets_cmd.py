@@ -89,7 +89,7 @@ def _print_report(report: dict[str, Any], console: Console) -> None:
             t.add_column("items (label, split)")
             for g in flagged[:15]:
                 flags = ", ".join(f for f, on in (("leakage", g["cross_split"]), ("labels", g["label_conflict"])) if on)
-                members = [f"{i} ({lab}, {s})" for i, lab, s in zip(g["items"], g["labels"], g["splits"])]
+                members = [f"{i} ({lab}, {s})" for i, lab, s in zip(g["items"], g["labels"], g["splits"], strict=True)]
                 more = f" ... +{len(members) - 4} more" if len(members) > 4 else ""
                 t.add_row(flags, "\n".join(members[:4]) + more)
             console.print(t)

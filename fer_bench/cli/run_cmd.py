@@ -8,8 +8,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-    TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ..errors import FerBenchError
@@ -40,7 +46,7 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
             ep_task = progress.add_task(f"  {cfg.short_name()}", total=total)
             done = {"n": 0, "frozen_total": cfg.frozen_epochs if two else 0}
 
-            def on_epoch(phase, epoch, n, row, ep_task=ep_task, done=done):
+            def on_epoch(phase, epoch, n, row, ep_task=ep_task, done=done, cfg=cfg):
                 base = 0 if phase == "frozen" else done["frozen_total"]
                 progress.update(ep_task, completed=base + epoch,
                                 description=f"  {cfg.short_name()} [{phase}] "
@@ -51,7 +57,7 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
                                              ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
                                              if k in row), highlight=False)
 
-            def on_stage(text, ep_task=ep_task):
+            def on_stage(text, ep_task=ep_task, cfg=cfg):
                 progress.update(ep_task, description=f"  {cfg.short_name()}: {text}")
 
             t0 = time.perf_counter()

@@ -6,7 +6,8 @@ through the page cache). The cache key is the manifest hash of the split (file l
 plus the decode settings, so an edited dataset gets a new cache entry automatically.
 
 Layout of one entry (``<cache root>/<key>/``): ``images.npy`` (N,H,W,C uint8, C=3 RGB or C=1 grey),
-``labels.npy`` (N int16 canonical indices), ``items.json`` (item ids in array order), ``meta.json``
+``labels.npy`` (N int16 canonical indices), ``digests.npy`` (N uint64: first 8 bytes of the sha1 of each
+decoded image, used to detect train/test leakage), ``items.json`` (item ids in array order), ``meta.json``
 (source, split, manifest hash, content hash, unreadable items with reasons, timings). Entries are written to a
 temporary folder and renamed into place, so an interrupted decode never leaves a half entry behind.
 """
@@ -29,7 +30,7 @@ from ..errors import FerBenchError, ImageReadError
 from ..labels import CANONICAL_WITH_CONTEMPT
 from .source import DataSource
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 RESIZE_METHODS = {"area": None, "nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
 COLOR_MODES = ("rgb", "gray", "auto")
 
@@ -49,6 +50,11 @@ class CachedSplit:
     items: list[str]
     meta: dict
     path: Path
+
+    @property
+    def digests(self) -> np.ndarray:
+        """(N,) uint64 pixel digests (sha1 prefix of each decoded image), in array order."""
+        return np.load(self.path / "digests.npy")
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -171,13 +177,14 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
         os.replace(tmp / "images.c.npy", tmp / "images.npy")
     labels = np.array([label_index[lab] for lab in df["label"].to_numpy()[keep]], dtype=np.int16)
     np.save(tmp / "labels.npy", labels)
+    np.save(tmp / "digests.npy", np.array([int(digests[i][:16], 16) for i in keep], dtype=np.uint64))
     kept_items = [items[i] for i in keep]
     (tmp / "items.json").write_text(json.dumps(kept_items))
     content = hashlib.sha256("\n".join(sorted(digests[i] for i in keep)).encode()).hexdigest()[:16]
     meta = {
         "cache_version": CACHE_VERSION, "source": source.name, "format": source.format, "root": source.root,
         "split": split, "manifest_hash": source.manifest_hash(split), "content_hash": content,
-        "size": size, "color": mode, "resize": resize, "n": int(len(keep)), "n_manifest": len(items),
+        "size": size, "color": mode, "resize": resize, "n": len(keep), "n_manifest": len(items),
         "unreadable": bad, "label_names": list(source.label_names),
         "decode_seconds": round(time.perf_counter() - t0, 2),
     }

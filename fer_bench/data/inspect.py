@@ -49,7 +49,7 @@ def _probe_file(path: Path, hash_contents: bool) -> Probe:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as im:
                 size, mode = (int(im.size[0]), int(im.size[1])), str(im.mode)
-    except Exception:  # noqa: BLE001, S110  (header unreadable: reported through the full decode below)
+    except Exception:
         pass
     try:
         decode_image(data, name=str(path))
@@ -63,7 +63,7 @@ def _probe_pixels(read: Callable[[str], np.ndarray], item: str, hash_contents: b
         arr = np.ascontiguousarray(read(item))
     except FerBenchError as exc:
         return None, None, None, str(exc)
-    except Exception as exc:  # noqa: BLE001  (a generator bug must not abort the whole report)
+    except Exception as exc:
         return None, None, None, f"{type(exc).__name__}: {exc}"
     digest = None
     if hash_contents:

@@ -64,3 +64,19 @@ def model_input(input_size: int, preprocess_mode: str):
     """Input layer (raw RGB 0..255) followed by the Preprocess layer; returns (inputs, preprocessed)."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
     return inputs, Preprocess(preprocess_mode, name="preprocess")(inputs)
+
+
+@keras.saving.register_keras_serializable(package="fer_bench")
+class Grayscale(layers.Layer):
+    """RGB -> one luma channel (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B, as OpenCV's BGR2GRAY).
+
+    Used by models the authors trained on grayscale input (their "Mediapipe CNN"), so the model input stays
+    RGB like every other fer-bench model.
+    """
+
+    def call(self, x):
+        w = ops.convert_to_tensor((0.299, 0.587, 0.114), dtype=x.dtype)
+        return ops.sum(x * w, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)

@@ -37,7 +37,7 @@ def compute_metrics(y_true, probs, label_names) -> dict:
     cm = confusion_matrix(y_true, y_pred, labels=list(range(k)))
     top2 = top_k_accuracy_score(y_true, probs, k=2, labels=list(range(k))) if k > 2 else 1.0
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "precision": float(p),
         "recall": float(r),

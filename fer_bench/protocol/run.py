@@ -105,7 +105,9 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     train_src = _open(cfg.train)
     test_srcs = [_open(t) for t in cfg.tests]
     train_split, test_split = _train_and_test_splits(train_src)
-    decode = lambda src, split: decode_split(src, split, cfg.res, color=cfg.color, resize=resize)  # noqa: E731
+    def decode(src, split):
+        return decode_split(src, split, cfg.res, color=cfg.color, resize=resize)
+
     stage(f"decoding {train_src.name} [{train_split}] at {cfg.res}px (cached after the first time)")
     train_cache = decode(train_src, train_split)
     all_train_idx = np.arange(len(train_cache))
@@ -146,10 +148,11 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     model = build_model(spec.name, cfg.res, num_classes, cfg.weights,
                         preprocess_policy="paper" if paper else "native")
     lr = cfg.learning_rate or recipe.default_lr or spec.learning_rate
-    augment = paper_augmentation(seed=cfg.seed) if cfg.augment else None
+    augment = paper_augmentation(seed=cfg.seed, rotation_deg=recipe.aug_rotation_deg, shift=recipe.aug_shift,
+                                 zoom=recipe.aug_zoom) if cfg.augment else None
     train_ds = make_dataset(train_cache, fit_idx, batch_size=cfg.batch_size, num_classes=num_classes,
                             shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed)
-    val_ds = make_dataset(val_cache, val_idx, batch_size=256, num_classes=num_classes)
+    val_ds = make_dataset(val_cache, val_idx, batch_size=64 if cfg.res > 96 else 256, num_classes=num_classes)
     steps = int(np.ceil(len(fit_idx) / cfg.batch_size))
     stage(f"training on {len(fit_idx)} images, validating on "
           f"{len(val_idx) if val_idx is not None else len(val_cache)}")
@@ -166,7 +169,7 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
         manifests = {"train": _manifest_record(train_src, train_split, train_cache)}
         targets = [("in_domain", train_src, test_split or f"{train_split} (carved 20%)", test_cache,
                     carved_test_idx)]
-        for spec_str, src in zip(cfg.tests, test_srcs):
+        for spec_str, src in zip(cfg.tests, test_srcs, strict=True):
             split = pick_eval_split(src)
             stage(f"decoding test set {src.name} [{split}]")
             targets.append((spec_str, src, split, decode(src, split), None))
@@ -175,6 +178,7 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
             m, table = evaluate_split(model, cache, label_names, indices=idx, flip_tta=recipe.flip_tta)
             m.update({"dataset": src.name, "split": split, "role": "in_domain" if name == "in_domain"
                       else "cross_domain"})
+            m["identical_to_training_images"] = leakage(train_cache, fit_idx, cache, idx)
             metrics[name] = m
             fname = _safe(name)
             table.to_csv(writer.path(f"predictions/{fname}.csv"), index=False)
@@ -191,7 +195,7 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
         writer.write_json("run.json", {
             "config_hash": key, "name": cfg.short_name(), "versions": versions(),
             "data": manifests, "class_counts_fit": counts.tolist(), "class_weights": weights,
-            "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx) if val_idx is not None else len(val_cache)),
+            "n_fit": len(fit_idx), "n_val": int(len(val_idx) if val_idx is not None else len(val_cache)),
             "validation": "test split (paper protocol)" if paper else
             f"{cfg.val_fraction:.0%} stratified from training (seed {cfg.seed})",
             "preprocessing": spec.preprocess_mode(cfg.weights, "paper" if paper else "native"),
@@ -214,6 +218,17 @@ def _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch):
     return fit(model, train_ds, val_ds, epochs=cfg.epochs, frozen_epochs=cfg.frozen_epochs, lr=lr,
                recipe=recipe, steps_per_epoch=steps, es_patience=cfg.es_patience, lr_patience=cfg.lr_patience,
                on_epoch=on_epoch)
+
+
+def leakage(train_cache: CachedSplit, train_idx, test_cache: CachedSplit, test_idx) -> int:
+    """Number of test images whose decoded pixels are identical to an image used for training.
+
+    FER2013, for example, has a few hundred byte-identical faces shared by its train and test parts; the count
+    is recorded with every result so a reader can judge how much it matters.
+    """
+    train_d = train_cache.digests[np.asarray(train_idx)]
+    test_d = test_cache.digests if test_idx is None else test_cache.digests[np.asarray(test_idx)]
+    return int(np.isin(test_d, train_d).sum())
 
 
 def _manifest_record(src: DataSource, split: str, cache: CachedSplit) -> dict:

@@ -7,9 +7,10 @@ dropped with a note instead of failing the whole sweep.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from dataclasses import replace
 from pathlib import Path
+
+import tomllib
 
 from ..errors import FerBenchError
 from .config import RunConfig

@@ -142,7 +142,7 @@ def open_affectnet_csv(path: str | Path, *, name: str | None = None) -> DataSour
             lambda c: pd.to_numeric(c.str.strip(), errors="coerce")
         )
         subs = df["subdirectory_filepath"].str.strip().str.replace("\\", "/", regex=False).tolist()
-        for sub, e, bx in zip(subs, expr.tolist(), box.itertuples(index=False)):
+        for sub, e, bx in zip(subs, expr.tolist(), box.itertuples(index=False), strict=True):
             if pd.isna(e) or not float(e).is_integer() or e < 0:
                 bad += 1
                 continue

