@@ -23,8 +23,12 @@ from ..protocol.config import RunConfig
 
 console = Console()
 
+# The quickstart uses the `strong` recipe (Adam 1e-3 with warm-up + cosine, label smoothing, milder augmentation):
+# with the paper recipe's Adam 1e-4, 840 training images and 12 epochs, every model stayed at chance (measured:
+# in-domain accuracy 0.15-0.21); the strong recipe reaches ~0.8 in-domain in 15 epochs.
 QUICKSTART = dict(models=["sequential_simple", "sequential_4conv", "lenet5"], balance=["simple", "conservative"],
-                  res=48, epochs=12, train="synth:lab?n=120&test=40", tests=("synth:wild?n=10&test=40",))
+                  res=48, epochs=15, batch_size=32, recipe="strong", train="synth:lab?n=120&test=40",
+                  tests=("synth:wild?n=10&test=40",))
 
 
 def _progress() -> Progress:
@@ -244,7 +248,8 @@ def register(app: typer.Typer) -> None:
         for spec in (QUICKSTART["train"], *QUICKSTART["tests"]):
             src = open_dataset(spec)
             console.print(f"dataset {spec}: " + ", ".join(f"{s} {len(src.subset(s))}" for s in src.splits()))
-        base = RunConfig(epochs=epochs, tests=QUICKSTART["tests"], train=QUICKSTART["train"], res=QUICKSTART["res"])
+        base = RunConfig(epochs=epochs, tests=QUICKSTART["tests"], train=QUICKSTART["train"], res=QUICKSTART["res"],
+                         batch_size=QUICKSTART["batch_size"], recipe=QUICKSTART["recipe"])
         configs, _ = expand(QUICKSTART["models"], [QUICKSTART["res"]], ["scratch"], QUICKSTART["balance"],
                             [QUICKSTART["train"]], [0], base)
         run_configs(configs, results, force=force)
