@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "fer_bench.cli.models_cmd",
     "fer_bench.cli.btfer_cmd",
     "fer_bench.cli.evaluate_cmd",
+    "fer_bench.cli.export_cmd",
 )
 
 for _mod in COMMAND_MODULES:

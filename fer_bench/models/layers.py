@@ -80,3 +80,32 @@ class Grayscale(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], 1)
+
+
+@keras.saving.register_keras_serializable(package="fer_bench")
+class FlipAverage(layers.Layer):
+    """Horizontal-flip test-time augmentation inside the model: mean of ``inner(x)`` and ``inner(flip(x))``.
+
+    Why a layer: a model exported with TTA gives the TTA score to anyone who loads it, with no evaluation flag to
+    remember. The wrapped model is serialised as a sub-model, so the file reloads without custom_objects once
+    fer_bench is imported (as for every fer-bench model, whose first layer is :class:`Preprocess`).
+    """
+
+    def __init__(self, inner: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, x):
+        return (self.inner(x) + self.inner(ops.flip(x, axis=2))) * 0.5
+
+    def compute_output_shape(self, input_shape):
+        return self.inner.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)

@@ -39,7 +39,7 @@ def load_any_model(path: Path):
     """Load a .keras / .h5 model without compiling; one-line error when the file is missing or unreadable."""
     import keras
 
-    import fer_bench.models.layers  # noqa: F401  registers fer_bench serializables
+    import fer_bench.models.zoo  # noqa: F401  registers every fer_bench serializable (RepVGG blocks included)
 
     path = Path(path)
     if not path.is_file():
@@ -52,7 +52,14 @@ def load_any_model(path: Path):
 
 
 def is_fer_bench_model(model) -> bool:
-    return any(type(layer).__name__ == "Preprocess" for layer in model.layers)
+    """True when the model (or the model inside an exported FlipAverage) starts with fer-bench's Preprocess."""
+    for layer in model.layers:
+        if type(layer).__name__ == "Preprocess":
+            return True
+        inner = getattr(layer, "inner", None)
+        if inner is not None and hasattr(inner, "layers") and is_fer_bench_model(inner):
+            return True
+    return False
 
 
 def resolve_spec(model, preset: str | None, input_size, color, scaling, labels) -> ForeignSpec:

@@ -1,0 +1,62 @@
+"""Model card of an exported model, written from its run folder (config, run record, metrics).
+
+Why: a shipped ``.keras`` file says nothing about the data, protocol, label order or scores behind it; the
+card is generated from the run's own records, so it cannot drift from what was measured.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def run_folder_of(model_path: Path) -> Path | None:
+    """The run folder a ``model.keras`` came from, or None when the file is not inside one."""
+    d = Path(model_path).resolve().parent
+    return d if all((d / f).is_file() for f in ("config.json", "run.json", "metrics.json")) else None
+
+
+def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: dict | None = None) -> Path:
+    """Write ``<exported stem>.card.md`` and ``.card.json`` beside *exported*; returns the markdown path."""
+    cfg = json.loads((run_dir / "config.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    card = {"model_file": exported.name, "architecture": cfg["model"], "input": f"{cfg['res']}x{cfg['res']} RGB, "
+            "raw pixel values 0..255 (grey faces: the grey value in all three channels); preprocessing is inside "
+            "the model", "label_order": run.get("label_names"), "config": cfg, "config_hash": cfg.get("config_hash"),
+            "data": run.get("data"), "validation": run.get("validation"), "recipe": run.get("recipe"),
+            "learning_rate": run.get("learning_rate"), "best_epoch": run.get("best"), "epochs_run": run.get("epochs_run"),
+            "fit_seconds": run.get("fit_seconds"), "params": run.get("params"), "versions": run.get("versions"),
+            "run_metrics": {k: {m: v.get(m) for m in ("n", "accuracy", "uar", "f1", "top2_accuracy", "dataset", "split")}
+                            for k, v in metrics.items() if isinstance(v, dict)},
+            "export": export_summary, "evaluation_of_exported_file": evaluation}
+    base = exported.with_suffix("")
+    Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    lines = [f"# Model card: {exported.name}", "",
+             f"* **Architecture**: `{cfg['model']}` (fer-bench registry), {card['params']} parameters"
+             + (", horizontal-flip test-time augmentation built in" if export_summary.get("flip_tta") else ""),
+             f"* **Input**: {card['input']}.",
+             f"* **Output**: softmax over {len(card['label_order'] or [])} classes in this order: "
+             f"{', '.join(card['label_order'] or [])}.",
+             f"* **Training data**: `{cfg['train']}` ({run.get('n_fit')} images for fitting, {run.get('n_val')} "
+             f"for validation: {run.get('validation')}). The test split was not used for any choice.",
+             f"* **Protocol / recipe**: `{cfg['protocol']}` / `{cfg['recipe']}`, learning rate {run.get('learning_rate')}, "
+             f"epoch cap {cfg['epochs']}, batch {cfg['batch_size']}, class weights `{cfg['balance']}`, seed {cfg['seed']}; "
+             f"best-on-validation epoch {run.get('best')}, fit time {run.get('fit_seconds', 0):.0f} s.",
+             f"* **Run**: config hash `{cfg.get('config_hash')}`; versions: "
+             + ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items()), "",
+             "## Scores", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |", "|---|---|---|---|---|---|---|"]
+    for name, m in card["run_metrics"].items():
+        lines.append(f"| the run ({name}) | {m.get('dataset')} | {m.get('split')} | {m.get('n')} | "
+                     f"{m.get('accuracy'):.4f} | {m.get('uar'):.4f} | {m.get('f1'):.4f} |")
+    if evaluation:
+        lines.append(f"| `fer-bench evaluate` on this file | {evaluation.get('dataset')} | {evaluation.get('split')} | "
+                     f"{evaluation.get('n')} | {evaluation['accuracy']:.4f} | {evaluation['uar']:.4f} | "
+                     f"{evaluation['f1']:.4f} |")
+    lines += ["", "## Limits", "",
+              "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
+              "domains (see the cross-domain columns of the leaderboard). It recognises displayed expressions, not "
+              "felt emotions; see the README's responsible-use section before any use on people."]
+    md = Path(str(base) + ".card.md")
+    md.write_text("\n".join(lines) + "\n")
+    return md

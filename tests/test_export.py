@@ -1,0 +1,83 @@
+"""Export: RepVGG re-parameterised inside the exported file, flip TTA baked in and reloadable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from fer_bench.errors import FerBenchError
+from fer_bench.models.registry import build_model
+from fer_bench.protocol.export import export_model
+
+
+def _x(n=4, size=32, seed=1):
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
+
+
+def test_export_with_flip_tta_equals_manual_average(tmp_path):
+    model = build_model("lenet5", 32, 7, "scratch")
+    src = tmp_path / "model.keras"
+    model.save(src)
+    summary = export_model(src, tmp_path / "out" / "exported.keras", flip_tta=True)
+    assert summary["max_abs_diff_reparam"] < 1e-4 and summary["flip_tta"]
+    loaded = keras.models.load_model(tmp_path / "out" / "exported.keras", compile=False)
+    x = _x()
+    manual = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2
+    got = loaded.predict(x, verbose=0)
+    np.testing.assert_allclose(got, manual, atol=1e-5)
+    # a flip-averaged model is flip-invariant
+    np.testing.assert_allclose(loaded.predict(x[:, :, ::-1], verbose=0), got, atol=1e-5)
+
+
+def test_export_fuses_repvgg_blocks(tmp_path):
+    from fer_bench.models.repvgg import RepVGGBlock
+
+    model = build_model("repvgg", 32, 7, "scratch")
+    src = tmp_path / "repvgg.keras"
+    model.save(src)
+    summary = export_model(src, tmp_path / "repvgg_deploy.keras")
+    assert summary["params_exported"] < summary["params_source"]
+    loaded = keras.models.load_model(tmp_path / "repvgg_deploy.keras", compile=False)
+    blocks = [la for la in loaded.layers if isinstance(la, RepVGGBlock)]
+    assert blocks and all(b.deploy for b in blocks)
+    x = _x()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+
+
+def test_export_errors_are_one_line(tmp_path):
+    with pytest.raises(FerBenchError, match="no such model file"):
+        export_model(tmp_path / "missing.keras", tmp_path / "o.keras")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(FerBenchError, match="cannot be loaded"):
+        export_model(bad, tmp_path / "o.keras")
+
+
+def test_export_cli_writes_card_and_evaluates_the_exported_file(tmp_path):
+    """A finished run's model exported with --tta: the card is written and evaluate recognises the file."""
+    from typer.testing import CliRunner
+
+    from fer_bench.cli.app import app
+
+    runner = CliRunner()
+    res = tmp_path / "res"
+    r = runner.invoke(app, ["run", "--model", "lenet5", "--res", "32", "--epochs", "1", "--balance", "simple",
+                            "--train", "synth:lab?n=6&test=3", "--test", "synth:wild?n=2&test=2",
+                            "--results", str(res)])
+    assert r.exit_code == 0, r.output
+    (run_dir,) = list((res / "runs").iterdir())
+    out = tmp_path / "ship" / "m.keras"
+    r = runner.invoke(app, ["export", str(run_dir / "model.keras"), str(out), "--tta",
+                            "--card-data", "synth:lab?n=6&test=3"])
+    assert r.exit_code == 0, r.output
+    card = (tmp_path / "ship" / "m.card.md").read_text()
+    assert "angry, disgust, fear, happy, neutral, sad, surprise" in card
+    assert "`fer-bench evaluate` on this file" in card
+    import json
+
+    data = json.loads((tmp_path / "ship" / "m.card.json").read_text())
+    assert data["export"]["flip_tta"] and data["evaluation_of_exported_file"]["n"] == 21
+    r = runner.invoke(app, ["evaluate", str(out), "--data", "synth:lab?n=6&test=3", "--json"])
+    assert r.exit_code == 0, r.output
