@@ -23,7 +23,6 @@ def register(app: typer.Typer) -> None:
         """Export a trained model for inference: RepVGG blocks re-parameterised (checked numerically), and with
         --tta the flip average built in, so `fer-bench evaluate` scores it as the run did."""
         from ..protocol.export import export_model
-
         from ..results.card import run_folder_of, write_card
 
         summary = export_model(model, out, flip_tta=tta)

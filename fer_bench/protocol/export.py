@@ -34,7 +34,7 @@ def export_model(src: Path, out: Path, *, flip_tta: bool = False, check_images: 
         raise FerBenchError(f"{out}: the exported file must end in .keras")
     try:
         model = keras.models.load_model(src, compile=False)
-    except Exception as exc:  # noqa: BLE001  any load failure is the user's file
+    except Exception as exc:
         raise FerBenchError(f"{src}: cannot be loaded as a Keras model ({type(exc).__name__}: {exc})") from None
     fused = reparameterize(model)
     shape = (check_images, *model.input_shape[1:])
