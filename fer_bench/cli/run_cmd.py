@@ -102,14 +102,17 @@ def _compact_table(df, cross: str) -> Table:
     t = Table(title=f"cross-domain set: {cross}")
     for c in ("model", "train", "kind"):
         t.add_column(c, overflow="fold")
+    has_xd = any(c.endswith(" XD Acc") for c in df.columns)
     for k in keys:
         bal = k[: -len(" ID Acc")]
-        t.add_column(f"{bal}\nin-domain", justify="right")
-        t.add_column(f"{bal}\ncross-domain", justify="right")
+        head = "n/a" if bal == "-" else bal  # external models: balancing unknown
+        t.add_column(f"{head}\nin-domain", justify="right")
+        if has_xd:
+            t.add_column(f"{head}\ncross-domain", justify="right")
 
     def cell(row, bal, dom):
         acc, uar = row.get(f"{bal} {dom} Acc"), row.get(f"{bal} {dom} UAR")
-        if acc is None or (isinstance(acc, float) and acc != acc):
+        if acc is None or acc == "" or (isinstance(acc, float) and acc != acc):
             return "-"
         return f"{acc} / {uar}" if uar is not None and uar == uar else str(acc)
 
@@ -117,7 +120,7 @@ def _compact_table(df, cross: str) -> Table:
         cells = [str(row.get("model", "")), str(row.get("train", "")), str(row.get("kind", ""))]
         for k in keys:
             bal = k[: -len(" ID Acc")]
-            cells += [cell(row, bal, "ID"), cell(row, bal, "XD")]
+            cells += [cell(row, bal, "ID"), cell(row, bal, "XD")] if has_xd else [cell(row, bal, "ID")]
         t.add_row(*cells)
     return t
 

@@ -32,6 +32,14 @@ def paper_dataset_key(train: str) -> str | None:
     return None
 
 
+def train_label(train: str) -> str:
+    """Row label of a training set: a path shows as its folder name (the CSV keeps the full path)."""
+    t = str(train)
+    if "/" in t or "\\" in t:
+        return Path(t.rstrip("/\\")).name or t
+    return t
+
+
 def long_table(results: Path) -> pd.DataFrame:
     """One row per (run, test target) with the headline metrics."""
     rows = []
@@ -92,7 +100,7 @@ def wide_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
             if r["role"] == "cross_domain" and r["target"] != cross:
                 continue
             key = (_row_label(r), r["train"], bool(r["external"]))
-            rec = records.setdefault(key, {"model": key[0], "train": r["train"],
+            rec = records.setdefault(key, {"model": key[0], "train": train_label(r["train"]),
                                            "kind": "external" if r["external"] else "ours"})
             block = "ID" if r["role"] == "in_domain" else "XD"
             bal = r["balance"]
@@ -133,7 +141,7 @@ def _paper_rows(agg: pd.DataFrame) -> list[dict]:
             continue
         key = (r["model"], r["res"], r["weights"], r["train"])
         rec = rows.setdefault(key, {"model": f"{r['model']} {r['res']} {r['weights']} (paper)",
-                                    "train": r["train"], "kind": "paper"})
+                                    "train": train_label(r["train"]), "kind": "paper"})
         for block, part in (("ID", "in_domain"), ("XD", "cross_domain")):
             for m in ("precision", "recall", "f1", "accuracy"):
                 v = (num.get(part) or {}).get(m)
