@@ -133,14 +133,15 @@ def _paper_rows(agg: pd.DataFrame) -> list[dict]:
         ds = paper_dataset_key(str(r["train"]))
         if ds is None or r["balance"] not in ("simple", "conservative"):
             continue
-        try:
-            num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"])
-        except TypeError:
+        paper_init = r["weights"]
+        num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"])
+        if not num:  # the paper has this model only with another init: show that, labelled with its init
             num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"])
+            paper_init = _paper_default_init(r["model"]) or "?"
         if not num:
             continue
-        key = (r["model"], r["res"], r["weights"], r["train"])
-        rec = rows.setdefault(key, {"model": f"{r['model']} {r['res']} {r['weights']} (paper)",
+        key = (r["model"], r["res"], paper_init, r["train"])
+        rec = rows.setdefault(key, {"model": f"{r['model']} {r['res']} {paper_init} (paper)",
                                     "train": train_label(r["train"]), "kind": "paper"})
         for block, part in (("ID", "in_domain"), ("XD", "cross_domain")):
             for m in ("precision", "recall", "f1", "accuracy"):
@@ -148,6 +149,13 @@ def _paper_rows(agg: pd.DataFrame) -> list[dict]:
                 if v is not None:
                     rec[f"{r['balance']} {block} {SHORT[m]}"] = f"{v:.2f}"
     return list(rows.values())
+
+
+def _paper_default_init(model: str) -> str | None:
+    from ..models.cards import load_cards
+
+    card = load_cards().get(model) or {}
+    return card.get("paper_default_init")
 
 
 def build_leaderboard(results: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
