@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FerBenchError, ImageReadError
+from ..hashing import file_sha256
 from ..imageio import decode_image
 from ..labels import CANONICAL_WITH_CONTEMPT
 from . import detect as detect_mod
@@ -167,14 +168,6 @@ def check_out_dir(out: str | Path, scan: SourceScan) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ per-image work
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def analyse_image(job: dict[str, Any], get_detector: Callable[[], detect_mod.DetectFn]) -> dict[str, Any]:
@@ -476,7 +469,7 @@ def build_btfer(
                     s = p.stat()
                     sha = cache.sha_for(p, s.st_size, s.st_mtime_ns)
                     if sha is None:
-                        sha = _sha256_file(p)
+                        sha = file_sha256(p)
                         cache.put_sha(p, s.st_size, s.st_mtime_ns, sha)
                         stats["hashed"] += 1
                 except OSError as exc:
@@ -638,7 +631,7 @@ def build_btfer(
                     prev
                     and prev.get("key") == key
                     and dest.is_file()
-                    and _sha256_file(dest) == prev.get("sha256")
+                    and file_sha256(dest) == prev.get("sha256")
                 ):
                     written[name] = prev
                     stats["unchanged_outputs"] += 1

@@ -21,11 +21,11 @@ def evaluate_model(model_path: Path, data: str, *, split: str | None = None, pre
     """Evaluate a model file on a dataset split; returns a metrics dict with provenance."""
     from ..data.adapters import open_dataset
     from ..data.cache import decode_split
+    from ..hashing import file_sha256
     from ..labels import CANONICAL_WITH_CONTEMPT, order_to_canonical
     from ..protocol.evaluate import evaluate_split
     from ..protocol.external import (
         ForeignSpec,
-        file_sha256,
         input_transform,
         is_fer_bench_model,
         load_any_model,

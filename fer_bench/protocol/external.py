@@ -8,7 +8,6 @@ package's FER2013 mini-Xception (64x64x1, (x/255-0.5)*2, angry, disgust, fear, h
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +109,3 @@ def input_transform(spec: ForeignSpec):
     return transform
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
