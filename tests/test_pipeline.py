@@ -94,3 +94,20 @@ def test_leakage_counts_identical_test_images(tmp_path):
     assert len(set(c.digests.tolist())) == len(c)
     assert leakage(c, np.arange(0, 20), c, np.arange(10, 30)) == 10
     assert leakage(c, np.arange(0, 10), c, np.arange(10, 30)) == 0
+
+
+def test_page_shedder_releases_a_memmap_without_changing_its_data(tmp_path):
+    """madvise(MADV_DONTNEED) on the read-only cache map keeps RSS bounded; reads after it see the same bytes."""
+    from fer_bench.data.pipeline import _PageShedder
+
+    arr = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(64, 8, 8, 1))
+    arr[:] = np.arange(64 * 64, dtype=np.uint32).reshape(64, 8, 8, 1) % 251
+    arr.flush()
+    ro = np.load(tmp_path / "x.npy", mmap_mode="r")
+    before = np.array(ro)
+    shed = _PageShedder(ro, every=2, min_bytes=0)
+    assert shed.mm is not None
+    for _ in range(6):
+        shed.tick()
+        np.testing.assert_array_equal(np.array(ro), before)
+    assert _PageShedder(ro, every=2).mm is None  # small caches are left alone (default threshold 256 MB)
