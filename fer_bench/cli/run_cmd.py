@@ -169,6 +169,8 @@ def register(app: typer.Typer) -> None:
         max_train_images: int = typer.Option(None, "--max-train-images", help="stratified subset (quick runs)"),
         no_augment: bool = typer.Option(False, "--no-augment", help="disable the paper augmentation"),
         deterministic: bool = typer.Option(False, "--deterministic", help="TF op determinism (slower)"),
+        init_from: Path = typer.Option(None, "--init-from",
+                                       help="continue training from this .keras file (same architecture)"),
         results: Path = typer.Option(Path("results"), "--results", help="results folder"),
         force: bool = typer.Option(False, "--force", help="re-run even if this config has finished"),
     ):
@@ -178,7 +180,7 @@ def register(app: typer.Typer) -> None:
                         seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
-                        deterministic=deterministic)
+                        deterministic=deterministic, init_from=str(init_from) if init_from else None)
         from ..models.registry import get_spec
 
         spec = get_spec(model)

@@ -26,6 +26,9 @@ class RunConfig:
       ``paper``: the BTFER authors' choices, for comparison only: their test split doubles as validation
       (model selection on the test set), x/255 for every backbone, nearest-neighbour resize.
     recipe: ``paper`` (Adam 1e-4, the paper callbacks) or ``strong`` (see protocol.recipes).
+    init_from: a Keras model file (a run's model.keras or an exported file) whose weights, matched by layer
+      name, initialise the network before training: continued training, recorded with the file's sha256.
+      Left out of the hash when unset, so configs written before the option existed keep their folders.
     """
 
     model: str = "sequential_4conv"
@@ -49,6 +52,7 @@ class RunConfig:
     augment: bool = True
     deterministic: bool = False
     max_train_images: int | None = None
+    init_from: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def __post_init__(self):
@@ -69,6 +73,8 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["tests"] = list(self.tests)
         d["extra"] = [list(kv) for kv in self.extra]
+        if d.get("init_from") is None:
+            d.pop("init_from", None)
         return d
 
     @classmethod

@@ -147,6 +147,12 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     stage(f"building {spec.name} ({cfg.weights}) at {cfg.res}px")
     model = build_model(spec.name, cfg.res, num_classes, cfg.weights,
                         preprocess_policy="paper" if paper else "native")
+    init_record = None
+    if cfg.init_from:
+        from ..models.warmstart import warm_start
+
+        stage(f"initialising from {cfg.init_from}")
+        init_record = warm_start(model, cfg.init_from)
     lr = cfg.learning_rate or recipe.default_lr or spec.learning_rate
     augment = paper_augmentation(seed=cfg.seed, rotation_deg=recipe.aug_rotation_deg, shift=recipe.aug_shift,
                                  zoom=recipe.aug_zoom) if cfg.augment else None
@@ -202,7 +208,7 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
             "resize": resize, "learning_rate": lr, "recipe": cfg.recipe, "best": fit["best"],
             "epochs_run": len(fit["history"]), "fit_seconds": round(fit_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t_start, 1), "params": int(model.count_params()),
-            "label_names": list(label_names),
+            "label_names": list(label_names), "init_from": init_record,
         })
         model.save(writer.path("model.keras"))
         folder = writer.commit()
