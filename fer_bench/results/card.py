@@ -30,7 +30,7 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
             "data": run.get("data"), "validation": run.get("validation"), "recipe": run.get("recipe"),
             "learning_rate": run.get("learning_rate"), "best_epoch": run.get("best"),
             "epochs_run": run.get("epochs_run"), "fit_seconds": run.get("fit_seconds"), "params": run.get("params"),
-            "versions": run.get("versions"),
+            "versions": run.get("versions"), "init_from": run.get("init_from"),
             "run_metrics": {k: {m: v.get(m) for m in wanted} for k, v in metrics.items() if isinstance(v, dict)},
             "export": export_summary, "evaluation_of_exported_file": evaluation}
     base = exported.with_suffix("")
@@ -47,6 +47,9 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
              f"{run.get('learning_rate')}, epoch cap {cfg['epochs']}, batch {cfg['batch_size']}, class weights "
              f"`{cfg['balance']}`, seed {cfg['seed']}; best-on-validation epoch {run.get('best')}, fit time "
              f"{run.get('fit_seconds', 0):.0f} s.",
+             *([f"* **Continued training**: initialised from `{card['init_from']['file']}` (sha256 "
+                f"`{card['init_from']['sha256']}`), then trained for the epochs above: `--init-from`."]
+               if card.get("init_from") else []),
              f"* **Run**: config hash `{cfg.get('config_hash')}`; versions: "
              + ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items()), "",
              "## Scores", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |",
