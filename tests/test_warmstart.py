@@ -47,3 +47,36 @@ def test_init_from_is_hash_neutral_when_unset():
     warm = RunConfig(init_from="a.keras")
     assert warm.to_dict()["init_from"] == "a.keras" and warm.config_hash() != cfg.config_hash()
     assert RunConfig.from_dict(warm.to_dict()) == warm
+
+
+def _warm_run(tmp_path, init, force=False):
+    from fer_bench.protocol.run import execute_run
+
+    cfg = RunConfig(model="lenet5", res=32, train="synth:lab?n=6&test=3", epochs=1, init_from=str(init))
+    return execute_run(cfg, tmp_path / "res", force=force)
+
+
+def test_missing_init_file_fails_before_any_decoding(tmp_path, monkeypatch):
+    import fer_bench.protocol.run as run_mod
+
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded data before checking --init-from")
+
+    monkeypatch.setattr(run_mod, "decode_split", no_decoding)
+    with pytest.raises(FerBenchError, match="--init-from file not found"):
+        _warm_run(tmp_path, tmp_path / "missing.keras")
+
+
+def test_changed_init_file_is_not_reported_as_finished(tmp_path):
+    """Same path, new content: the finished run is not silently reused; --force re-runs it."""
+    init = tmp_path / "init.keras"
+    keras.utils.set_random_seed(3)
+    build_model("lenet5", 32, 7, "scratch").save(init)
+    first = _warm_run(tmp_path, init)
+    assert not first.skipped and _warm_run(tmp_path, init).skipped
+    keras.utils.set_random_seed(4)
+    build_model("lenet5", 32, 7, "scratch").save(init)  # replaced in place
+    with pytest.raises(FerBenchError, match="changed since run"):
+        _warm_run(tmp_path, init)
+    again = _warm_run(tmp_path, init, force=True)
+    assert not again.skipped and again.folder == first.folder

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "fer_bench.cli.btfer_cmd",
     "fer_bench.cli.evaluate_cmd",
     "fer_bench.cli.export_cmd",
+    "fer_bench.cli.ensemble_cmd",
 )
 
 for _mod in COMMAND_MODULES:

@@ -28,7 +28,7 @@ def predict_probs(model, cached: CachedSplit, indices=None, *, batch_size: int =
     out = []
     for batch in ds:
         p = model(batch, training=False)
-        p = np.asarray(p)
+        p = np.asarray(p, dtype=np.float32)  # float16 models: metrics and rounding need float32
         if flip_tta:
             half = p.shape[0] // 2
             p = (p[:half] + p[half:]) / 2.0

@@ -78,6 +78,21 @@ def _train_and_test_splits(source: DataSource) -> tuple[str, str | None]:
     return train, test
 
 
+def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
+    """Refuse to report a finished warm-started run as done when its --init-from file has changed since.
+
+    The config hash holds the init file's path (so earlier result folders keep their names); its content is
+    recorded in run.json and compared here, so replacing the file at the same path cannot pass as finished.
+    """
+    from ..hashing import file_sha256
+
+    recorded = ((run or {}).get("info") or {}).get("init_from") or {}
+    if cfg.init_from and recorded.get("sha256") and recorded["sha256"] != file_sha256(Path(cfg.init_from)):
+        raise FerBenchError(f"{cfg.init_from}: changed since run {key} was initialised from it (sha256 "
+                            f"{recorded['sha256'][:12]}...); restore that file, or pass --force to re-run "
+                            "from the new one")
+
+
 def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch: Callable | None = None,
                 on_stage: Callable[[str], None] | None = None) -> RunOutcome:
     """Run one config unless its folder already holds a finished run (then return that, skipped=True)."""
@@ -85,8 +100,12 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
 
     results = Path(results)
     key = cfg.config_hash()
+    if cfg.init_from and not Path(cfg.init_from).is_file():  # before any decoding, and before the skip check
+        raise FerBenchError(f"{cfg.init_from}: --init-from file not found; pass a run's model.keras or an "
+                            "exported .keras")
     if is_finished(results, key) and not force:
         run = read_run(run_dir(results, key))
+        _check_same_init_file(cfg, run, key)
         return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {})
     stage = on_stage or (lambda s: None)
     spec = get_spec(cfg.model)  # fail fast on an unknown model, before any decoding

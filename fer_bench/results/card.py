@@ -69,3 +69,72 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
     md = Path(str(base) + ".card.md")
     md.write_text("\n".join(lines) + "\n")
     return md
+
+
+def _member_record(path: Path) -> dict:
+    """What is known about one ensemble member: its run folder's records, else its own card, else nothing."""
+    path = Path(path)
+    run_dir = run_folder_of(path)
+    if run_dir is not None:
+        cfg = json.loads((run_dir / "config.json").read_text())
+        run = json.loads((run_dir / "run.json").read_text())
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        return {"source": "run folder", "config": cfg, "config_hash": cfg.get("config_hash"),
+                "best_epoch": run.get("best"), "epochs_run": run.get("epochs_run"),
+                "fit_seconds": run.get("fit_seconds"), "validation": run.get("validation"),
+                "data": run.get("data"), "init_from": run.get("init_from"), "versions": run.get("versions"),
+                "label_order": run.get("label_names"),
+                "run_metrics": {k: {m: v.get(m) for m in ("n", "accuracy", "uar", "f1", "dataset", "split")}
+                                for k, v in metrics.items() if isinstance(v, dict)}}
+    card = path.with_suffix("").with_name(path.stem + ".card.json")
+    if card.is_file():
+        return {"source": "model card", **json.loads(card.read_text())}
+    return {"source": "none (not in a run folder and no card beside it)"}
+
+
+def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None = None) -> Path:
+    """Card of a `fer-bench ensemble` file: each member's records, the conversion check, the file's scores."""
+    members = [{**m, "record": _member_record(Path(m["file"]))} for m in summary["members"]]
+    card = {"model_file": exported.name, "kind": "ensemble (mean of member softmax outputs)",
+            "input": "RGB, raw pixel values 0..255 (grey faces: the grey value in all three channels); "
+                     "preprocessing is inside each member",
+            "members": members, "export": summary, "evaluation_of_exported_file": evaluation}
+    base = exported.with_suffix("")
+    Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    labels = next((m["record"].get("label_order") for m in members if m["record"].get("label_order")), None)
+    lines = [f"# Model card: {exported.name}", "",
+             f"* **Kind**: ensemble of {len(members)} fer-bench models, softmax outputs averaged"
+             + (", each with horizontal-flip test-time augmentation" if summary.get("flip_tta") else "")
+             + f"; weights stored and computed in {summary['dtype']} ({summary['params']} parameters, "
+             f"{summary['bytes'] / 1e6:.1f} MB). Largest difference from the float32 members on "
+             f"{summary['check_images']} check images: {summary['max_abs_diff_vs_float32_members']:.1e} "
+             "(softmax probability).",
+             "* **Input**: " + card["input"] + ".",
+             f"* **Output**: softmax in this order: {', '.join(labels) if labels else 'see the members'}.", "",
+             "## Members", "", "| # | file (sha256) | architecture | config hash | seed | recipe | epochs (best) "
+             "| init from | run's own score |", "|---|---|---|---|---|---|---|---|---|"]
+    for i, m in enumerate(members):
+        rec, cfg = m["record"], m["record"].get("config") or {}
+        scores = "; ".join(f"{v.get('split')} acc {v.get('accuracy'):.4f} UAR {v.get('uar'):.4f}"
+                           for v in (rec.get("run_metrics") or {}).values() if v.get("accuracy") is not None)
+        init = rec.get("init_from") or {}
+        lines.append(f"| {i} | `{Path(m['file']).name}` (`{m['sha256'][:12]}`) | {m['architecture']} | "
+                     f"`{rec.get('config_hash', '-')}` | {cfg.get('seed', '-')} | {cfg.get('recipe', '-')} | "
+                     f"{rec.get('epochs_run', '-')} ({rec.get('best_epoch', '-')}) | "
+                     f"{('`' + Path(init['file']).name + '`') if init else '-'} | {scores or '-'} |")
+    datas = {str((m["record"].get("config") or {}).get("train")) for m in members}
+    lines += ["", f"Training data of the members: {', '.join(sorted(datas))}; each member's validation split was "
+              "carved from its training data with its own seed, and no test split was used for any choice.", ""]
+    if evaluation:
+        lines += ["## Scores of this file", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| `fer-bench evaluate` | {evaluation.get('dataset')} | {evaluation.get('split')} | "
+                  f"{evaluation.get('n')} | {evaluation['accuracy']:.4f} | {evaluation['uar']:.4f} | "
+                  f"{evaluation['f1']:.4f} |", ""]
+    lines += ["## Limits", "",
+              "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
+              "domains. It recognises displayed expressions, not felt emotions; see the README's responsible-use "
+              "section before any use on people."]
+    md = Path(str(base) + ".card.md")
+    md.write_text("\n".join(lines) + "\n")
+    return md
