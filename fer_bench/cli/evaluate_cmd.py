@@ -80,7 +80,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
         out: Path = typer.Option(None, "--out", help="also write the metrics JSON to this file"),
         results: Path = typer.Option(None, "--results",
-                                     help="add the result to this results folder's leaderboard as an external row"),
+                                     help="add the result to this results folder's leaderboard "
+                                          "(foreign models as external rows)"),
         name: str = typer.Option(None, "--name", help="row name in the leaderboard (default: the file name)"),
         trained_on: str = typer.Option("external", "--trained-on", help="training set of the model, for the "
                                                                         "leaderboard's train column"),
@@ -118,7 +119,8 @@ def register(app: typer.Typer) -> None:
 
 def _write_external_run(results: Path, model: Path, name: str, trained_on: str, role: str, data: str,
                         metrics: dict, table) -> None:
-    """An external model's score as a run folder (flagged external) so the leaderboard shows it."""
+    """A model file's score as a run folder so the leaderboard shows it (flagged external unless it is a
+    fer-bench model, e.g. an ensemble built by `fer-bench ensemble`)."""
     import hashlib
 
     from ..results.store import RunWriter
@@ -126,7 +128,9 @@ def _write_external_run(results: Path, model: Path, name: str, trained_on: str, 
     key = "ext-" + hashlib.sha256(f"{metrics['model_sha256']}|{data}|{metrics['split']}|"
                                   f"{json.dumps(metrics['input'], sort_keys=True)}".encode()).hexdigest()[:12]
     w = RunWriter(results, key)
-    w.write_json("config.json", {"model": name, "external": True, "res": metrics["input"]["size"],
+    # a fer-bench model file scored this way (an ensemble, an exported model) is ours, not an external row
+    w.write_json("config.json", {"model": name, "external": not metrics["fer_bench_model"],
+                                 "res": metrics["input"]["size"],
                                  "weights": "-", "balance": "-", "train": trained_on, "protocol": "fer-bench",
                                  "recipe": "-", "seed": 0, "model_file": str(model), "data": data,
                                  "config_hash": key})

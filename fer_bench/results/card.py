@@ -95,13 +95,13 @@ def _member_record(path: Path) -> dict:
 def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None = None) -> Path:
     """Card of a `fer-bench ensemble` file: each member's records, the conversion check, the file's scores."""
     members = [{**m, "record": _member_record(Path(m["file"]))} for m in summary["members"]]
-    card = {"model_file": exported.name, "kind": "ensemble (mean of member softmax outputs)",
+    labels = next((m["record"].get("label_order") for m in members if m["record"].get("label_order")), None)
+    card = {"model_file": exported.name, "kind": "ensemble (mean of member softmax outputs)", "label_order": labels,
             "input": "RGB, raw pixel values 0..255 (grey faces: the grey value in all three channels); "
                      "preprocessing is inside each member",
             "members": members, "export": summary, "evaluation_of_exported_file": evaluation}
     base = exported.with_suffix("")
     Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
-    labels = next((m["record"].get("label_order") for m in members if m["record"].get("label_order")), None)
     lines = [f"# Model card: {exported.name}", "",
              f"* **Kind**: ensemble of {len(members)} fer-bench models, softmax outputs averaged"
              + (", each with horizontal-flip test-time augmentation" if summary.get("flip_tta") else "")
