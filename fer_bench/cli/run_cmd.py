@@ -125,11 +125,11 @@ def _compact_table(df, cross: str) -> Table:
     return t
 
 
-def _print_leaderboard(results: Path, fmt: str = "table") -> dict:
+def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
     from ..results.leaderboard import build_leaderboard, write_leaderboard
 
-    paths = write_leaderboard(results)
-    agg, tables = build_leaderboard(results)
+    paths = write_leaderboard(results, merge)
+    agg, tables = build_leaderboard(results, merge)
     if fmt == "md":
         console.print(paths["md"].read_text(), markup=False, highlight=False)
     elif fmt == "csv":
@@ -250,6 +250,8 @@ def register(app: typer.Typer) -> None:
     def leaderboard(
         results: Path = typer.Option(Path("results"), "--results"),
         fmt: str = typer.Option("table", "--format", help="table | md | csv | json"),
+        merge: list[Path] = typer.Option(None, "--merge", help="an earlier leaderboard.csv whose rows are kept "
+                                         "where the run folders have no such group (repeatable)"),
     ):
         """Aggregate finished runs into the paper's table layout; writes leaderboard.md/.csv/.json."""
         if fmt not in ("table", "md", "csv", "json"):
@@ -257,7 +259,7 @@ def register(app: typer.Typer) -> None:
         if not (results / "runs").is_dir():
             raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
                                 "`fer-bench run` first, or pass --results DIR")
-        _print_leaderboard(results, fmt)
+        _print_leaderboard(results, fmt, merge or ())
 
     @app.command()
     def quickstart(

@@ -1,10 +1,14 @@
 """Aggregate run folders into the BTFER paper's Table 2/3 layout, mean +- sd over seeds.
 
-Rows: model x input size x initialisation x training set (x protocol, recipe when not the defaults).
+Rows: model x input size x initialisation x training set (x protocol, recipe when not the defaults) x epoch
+cap x warm-start file: only runs that differ in their seed alone are averaged into one "mean +- sd" cell, so a
+second training cycle (``--init-from``) or a longer schedule is a row of its own, never a "seed".
 Columns, per balancing: in-domain P / R / F1 / Acc / UAR, then cross-domain P / R / F1 / Acc / UAR. When runs
 were tested on several cross-domain sets, the Markdown file has one table per cross-domain set. Where the
 paper reports a number for the same model, resolution, training set and balancing, a "(paper)" row follows.
-External models scored by `fer-bench evaluate --results` appear as rows marked "external".
+External models scored by `fer-bench evaluate --results` appear as rows marked "external". Rows of earlier
+leaderboards (their CSV, e.g. from another machine whose run folders are gone) can be merged in; a group
+present in the run folders replaces the same group from a merged CSV.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from .store import iter_runs
 
 METRICS = ("precision", "recall", "f1", "accuracy", "uar")
 SHORT = {"precision": "P", "recall": "R", "f1": "F1", "accuracy": "Acc", "uar": "UAR"}
-GROUP = ["model", "res", "weights", "train", "protocol", "recipe"]
+GROUP = ["model", "res", "weights", "train", "protocol", "recipe", "epochs", "init_from"]
 BALANCE_ORDER = ["simple", "conservative", "none", "-"]
 
 
@@ -52,6 +56,8 @@ def long_table(results: Path) -> pd.DataFrame:
                 "model": cfg.get("model"), "res": cfg.get("res"), "weights": cfg.get("weights", "-"),
                 "train": cfg.get("train", "-"), "protocol": cfg.get("protocol", "fer-bench"),
                 "recipe": cfg.get("recipe", "-"), "balance": cfg.get("balance", "-"),
+                "epochs": "-" if cfg.get("external") or cfg.get("epochs") is None else str(cfg["epochs"]),
+                "init_from": Path(cfg["init_from"]).name if cfg.get("init_from") else "-",
                 "seed": cfg.get("seed", 0), "target": target, "role": m.get("role", "cross_domain"),
                 "test_dataset": m.get("dataset", target), "n": m.get("n"), "external": bool(cfg.get("external")),
                 "hash": run["hash"], **{k: m.get(k) for k in METRICS},
@@ -59,18 +65,47 @@ def long_table(results: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+KEYS = GROUP + ["balance", "target", "role", "test_dataset", "external"]
+
+
 def aggregate(long: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd and seed count per (group, balance, target)."""
     if long.empty:
         return long
-    keys = GROUP + ["balance", "target", "role", "test_dataset", "external"]
-    agg = long.groupby(keys, dropna=False)[list(METRICS)].agg(["mean", "std", "count"])
+    agg = long.groupby(KEYS, dropna=False)[list(METRICS)].agg(["mean", "std", "count"])
     out = pd.DataFrame(index=agg.index)
     for m in METRICS:
         out[m] = agg[(m, "mean")]
         out[f"{m}_sd"] = agg[(m, "std")].fillna(0.0)
     out["seeds"] = agg[(METRICS[0], "count")]
     return out.reset_index()
+
+
+def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
+    """Add the rows of earlier leaderboard CSVs (``leaderboard.csv`` format) whose group is not in *agg*."""
+    from ..errors import FerBenchError
+
+    frames = [agg] if not agg.empty else []
+    seen = set(map(tuple, agg[KEYS].astype(str).values)) if not agg.empty else set()
+    for path in csvs or ():
+        try:
+            old = pd.read_csv(path, dtype={"epochs": str})
+        except (OSError, ValueError) as exc:
+            raise FerBenchError(f"{path}: cannot read as a leaderboard CSV ({exc}); pass a leaderboard.csv "
+                                "written by `fer-bench leaderboard`") from None
+        missing = [c for c in ("model", "res", "train", "balance", "target", "accuracy") if c not in old]
+        if missing:
+            raise FerBenchError(f"{path}: not a leaderboard CSV (no {', '.join(missing)} column); pass a "
+                                "leaderboard.csv written by `fer-bench leaderboard`")
+        for col in KEYS:
+            if col not in old:
+                old[col] = False if col == "external" else "-"
+        old["epochs"] = old["epochs"].fillna("-").astype(str)
+        old["init_from"] = old["init_from"].fillna("-").astype(str)
+        keep = [tuple(map(str, row)) not in seen for row in old[KEYS].values]
+        frames.append(old[keep])
+        seen |= set(map(tuple, old[KEYS].astype(str).values))
+    return pd.concat(frames, ignore_index=True) if frames else agg
 
 
 def _fmt(mean, sd, seeds) -> str:
@@ -85,6 +120,10 @@ def _row_label(r) -> str:
         label += f" [{r['protocol']} protocol]"
     if r.get("recipe") not in ("paper", "-", None):
         label += f" [{r['recipe']} recipe]"
+    if str(r.get("epochs", "-")) not in ("-", "nan", "None"):
+        label += f", {r['epochs']} ep"
+    if str(r.get("init_from", "-")) not in ("-", "nan", "None"):
+        label += f", from {r['init_from']}"
     return label
 
 
@@ -158,17 +197,17 @@ def _paper_default_init(model: str) -> str | None:
     return card.get("paper_default_init")
 
 
-def build_leaderboard(results: Path) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """(aggregated long table, wide tables per cross-domain target)."""
-    agg = aggregate(long_table(results))
+def build_leaderboard(results: Path, merge=()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(aggregated long table, wide tables per cross-domain target); *merge*: earlier leaderboard CSVs."""
+    agg = merge_earlier(aggregate(long_table(results)), merge)
     return agg, wide_tables(agg)
 
 
-def write_leaderboard(results: Path) -> dict[str, Path]:
+def write_leaderboard(results: Path, merge=()) -> dict[str, Path]:
     """Write leaderboard.md (paper layout), leaderboard.csv (tidy, one row per group x balance x target)
     and leaderboard.json into *results*; return their paths."""
     results = Path(results)
-    agg, tables = build_leaderboard(results)
+    agg, tables = build_leaderboard(results, merge)
     results.mkdir(parents=True, exist_ok=True)
     paths = {"md": results / "leaderboard.md", "csv": results / "leaderboard.csv",
              "json": results / "leaderboard.json"}

@@ -1,0 +1,66 @@
+"""Leaderboard aggregation: only seeds are averaged; warm-started cycles and other epoch caps are rows of their
+own; earlier leaderboard CSVs merge in without overriding run folders."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from fer_bench.errors import FerBenchError
+from fer_bench.results.leaderboard import build_leaderboard, write_leaderboard
+
+
+def _run(results, key, acc, seed=0, epochs=32, init_from=None, model="fer_vgg"):
+    d = results / "runs" / key
+    d.mkdir(parents=True)
+    cfg = {"model": model, "res": 48, "weights": "scratch", "train": "data/fer2013", "protocol": "fer-bench",
+           "recipe": "strong", "balance": "none", "seed": seed, "epochs": epochs, "config_hash": key}
+    if init_from:
+        cfg["init_from"] = init_from
+    (d / "config.json").write_text(json.dumps(cfg))
+    m = {"accuracy": acc, "uar": acc - 0.05, "precision": acc, "recall": acc - 0.05, "f1": acc - 0.04,
+         "n": 100, "role": "in_domain", "dataset": "fer2013"}
+    (d / "metrics.json").write_text(json.dumps({"in_domain": m}))
+
+
+def test_seeds_average_but_cycles_and_epoch_caps_do_not(tmp_path):
+    _run(tmp_path, "a", 0.64, seed=0)
+    _run(tmp_path, "b", 0.66, seed=1)
+    _run(tmp_path, "c", 0.67, seed=0, epochs=30, init_from="/x/cycle1.keras")
+    _run(tmp_path, "d", 0.65, seed=2, epochs=64)
+    agg, tables = build_leaderboard(tmp_path)
+    assert len(agg) == 3
+    pair = agg[(agg["epochs"] == "32")].iloc[0]
+    assert pair["seeds"] == 2 and abs(pair["accuracy"] - 0.65) < 1e-9
+    (table,) = tables.values()
+    labels = set(table["model"])
+    assert "fer_vgg 48 scratch [strong recipe], 30 ep, from cycle1.keras" in labels
+    assert "fer_vgg 48 scratch [strong recipe], 64 ep" in labels
+    assert "0.65±0.01" in set(table["none ID Acc"])
+
+
+def test_merge_keeps_earlier_rows_and_prefers_run_folders(tmp_path):
+    old = tmp_path / "old"
+    _run(old, "a", 0.30, model="lenet5", epochs=5)
+    _run(old, "b", 0.50, epochs=32)
+    write_leaderboard(old)
+    earlier = old / "leaderboard.csv"
+    # an old CSV without the newer epochs/init_from columns still merges
+    legacy = tmp_path / "legacy.csv"
+    pd.read_csv(earlier).drop(columns=["epochs", "init_from"]).assign(model="sequential_simple").to_csv(legacy,
+                                                                                                     index=False)
+    new = tmp_path / "new"
+    _run(new, "c", 0.66, epochs=32)  # same group as old 'b': the run folder wins
+    agg, _ = build_leaderboard(new, merge=[earlier, legacy])
+    by_model = {(r["model"], r["epochs"]): r["accuracy"] for _, r in agg.iterrows()}
+    assert by_model[("fer_vgg", "32")] == pytest.approx(0.66)
+    assert by_model[("lenet5", "5")] == pytest.approx(0.30)
+    legacy_rows = agg[agg["model"] == "sequential_simple"]
+    assert len(legacy_rows) == 2 and set(legacy_rows["epochs"]) == {"-"}
+    assert len(agg) == 4
+    with pytest.raises(FerBenchError, match="not a leaderboard CSV"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text("a,b\n1,2\n")
+        build_leaderboard(new, merge=[bad])
