@@ -58,16 +58,25 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
         lines.append(f"| the run ({name}) | {m.get('dataset')} | {m.get('split')} | {m.get('n')} | "
                      f"{m.get('accuracy'):.4f} | {m.get('uar'):.4f} | {m.get('f1'):.4f} |")
     if evaluation:
-        lines.append(f"| `fer-bench evaluate` on this file | {evaluation.get('dataset')} | "
-                     f"{evaluation.get('split')} | {evaluation.get('n')} | {evaluation['accuracy']:.4f} | "
-                     f"{evaluation['uar']:.4f} | "
-                     f"{evaluation['f1']:.4f} |")
-    lines += ["", "## Limits", "",
-              "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
-              "domains (see the cross-domain columns of the leaderboard). It recognises displayed expressions, not "
-              "felt emotions; see the README's responsible-use section before any use on people."]
+        lines.append(_evaluation_row("`fer-bench evaluate` on this file", evaluation))
+    return _write_md(base, lines + [""])
+
+
+#: the closing section of every card
+LIMITS = ["## Limits", "",
+          "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
+          "domains (see the cross-domain columns of the leaderboard). It recognises displayed expressions, not "
+          "felt emotions; see the README's responsible-use section before any use on people."]
+
+
+def _evaluation_row(label: str, evaluation: dict) -> str:
+    return (f"| {label} | {evaluation.get('dataset')} | {evaluation.get('split')} | {evaluation.get('n')} | "
+            f"{evaluation['accuracy']:.4f} | {evaluation['uar']:.4f} | {evaluation['f1']:.4f} |")
+
+
+def _write_md(base: Path, lines: list[str]) -> Path:
     md = Path(str(base) + ".card.md")
-    md.write_text("\n".join(lines) + "\n")
+    md.write_text("\n".join(lines + LIMITS) + "\n")
     return md
 
 
@@ -127,14 +136,5 @@ def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None =
               "carved from its training data with its own seed, and no test split was used for any choice.", ""]
     if evaluation:
         lines += ["## Scores of this file", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |",
-                  "|---|---|---|---|---|---|---|",
-                  f"| `fer-bench evaluate` | {evaluation.get('dataset')} | {evaluation.get('split')} | "
-                  f"{evaluation.get('n')} | {evaluation['accuracy']:.4f} | {evaluation['uar']:.4f} | "
-                  f"{evaluation['f1']:.4f} |", ""]
-    lines += ["## Limits", "",
-              "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
-              "domains. It recognises displayed expressions, not felt emotions; see the README's responsible-use "
-              "section before any use on people."]
-    md = Path(str(base) + ".card.md")
-    md.write_text("\n".join(lines) + "\n")
-    return md
+                  "|---|---|---|---|---|---|---|", _evaluation_row("`fer-bench evaluate`", evaluation), ""]
+    return _write_md(base, lines)
