@@ -121,3 +121,11 @@ def test_ensemble_cli_from_two_runs_writes_card_with_run_records(tmp_path):
     r = runner.invoke(app, ["ensemble", str(tmp_path / "e.keras"), str(runs[0] / "model.keras"),
                             str(tmp_path / "nope.keras")])
     assert r.exit_code != 0 and isinstance(r.exception, FerBenchError) and "nope.keras" in str(r.exception)
+
+
+def test_best_epoch_is_printed_as_a_number():
+    from fer_bench.results.card import _best_epoch
+
+    assert _best_epoch({"full": {"epoch": 8, "val_accuracy": 0.68}}) == "8"
+    assert _best_epoch({"frozen": {"epoch": 2}, "full": {"epoch": 5}}) == "frozen 2, full 5"
+    assert _best_epoch(None) == "-"

@@ -101,6 +101,14 @@ def _member_record(path: Path) -> dict:
     return {"source": "none (not in a run folder and no card beside it)"}
 
 
+def _best_epoch(best) -> str:
+    """'8' from a run's {'full': {'epoch': 8, ...}} record (phase names kept when there are several)."""
+    if isinstance(best, dict):
+        parts = {k: v.get("epoch") for k, v in best.items() if isinstance(v, dict)}
+        return ", ".join(str(e) if len(parts) == 1 else f"{k} {e}" for k, e in parts.items()) or "-"
+    return "-" if best is None else str(best)
+
+
 def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None = None) -> Path:
     """Card of a `fer-bench ensemble` file: each member's records, the conversion check, the file's scores."""
     members = [{**m, "record": _member_record(Path(m["file"]))} for m in summary["members"]]
@@ -129,7 +137,7 @@ def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None =
         init = rec.get("init_from") or {}
         lines.append(f"| {i} | `{Path(m['file']).name}` (`{m['sha256'][:12]}`) | {m['architecture']} | "
                      f"`{rec.get('config_hash', '-')}` | {cfg.get('seed', '-')} | {cfg.get('recipe', '-')} | "
-                     f"{rec.get('epochs_run', '-')} ({rec.get('best_epoch', '-')}) | "
+                     f"{rec.get('epochs_run', '-')} ({_best_epoch(rec.get('best_epoch'))}) | "
                      f"{('`' + Path(init['file']).name + '`') if init else '-'} | {scores or '-'} |")
     datas = {str((m["record"].get("config") or {}).get("train")) for m in members}
     lines += ["", f"Training data of the members: {', '.join(sorted(datas))}; each member's validation split was "
