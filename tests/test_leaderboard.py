@@ -64,3 +64,30 @@ def test_merge_keeps_earlier_rows_and_prefers_run_folders(tmp_path):
         bad = tmp_path / "bad.csv"
         bad.write_text("a,b\n1,2\n")
         build_leaderboard(new, merge=[bad])
+
+
+def test_ranking_orders_by_accuracy_and_puts_paper_figure_beside_ours(tmp_path):
+    _run(tmp_path, "a", 0.64, seed=0)
+    _run(tmp_path, "b", 0.66, seed=1)
+    # a paper-protocol run of a model the paper reports (sequential_4conv, 48, scratch, FER2013, conservative)
+    d = tmp_path / "runs" / "p"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({
+        "model": "sequential_4conv", "res": 48, "weights": "scratch", "train": "data/fer2013", "balance":
+        "conservative", "seed": 0, "epochs": 5, "config_hash": "p"}))
+    m = {"accuracy": 0.70, "uar": 0.6, "precision": 0.6, "recall": 0.6, "f1": 0.6, "role": "in_domain"}
+    (d / "metrics.json").write_text(json.dumps({"in_domain": m}))
+    from fer_bench.models.cards import paper_numbers
+    from fer_bench.results.leaderboard import ranked_table
+
+    agg, _ = build_leaderboard(tmp_path)
+    ranked = ranked_table(agg)
+    assert list(ranked["#"]) == [1, 2]
+    top, second = ranked.iloc[0], ranked.iloc[1]
+    assert top["model"].startswith("sequential_4conv") and top["ID Acc"] == "0.700"
+    paper = paper_numbers("sequential_4conv", 48, "fer2013", "conservative", init="scratch")
+    assert top["paper ID Acc"] == f"{paper['in_domain']['accuracy']:.2f}"
+    assert top["paper BTFER Acc"] == f"{paper['cross_domain']['accuracy']:.2f}"
+    assert second["ID Acc"] == "0.650±0.014" and second["seeds"] == 2 and second["paper ID Acc"] == ""
+    md = (write_leaderboard(tmp_path)["md"]).read_text()
+    assert md.index("## Ranking") < md.index("## Paper layout")
