@@ -91,3 +91,17 @@ def test_ranking_orders_by_accuracy_and_puts_paper_figure_beside_ours(tmp_path):
     assert second["ID Acc"] == "0.650±0.014" and second["seeds"] == 2 and second["paper ID Acc"] == ""
     md = (write_leaderboard(tmp_path)["md"]).read_text()
     assert md.index("## Ranking") < md.index("## Paper layout")
+
+
+def test_terminal_view_is_the_ranking_with_labels_intact(tmp_path):
+    from typer.testing import CliRunner
+
+    from fer_bench.cli.app import app
+
+    _run(tmp_path, "a", 0.64, seed=0)
+    _run(tmp_path, "b", 0.61, seed=0, model="lenet5")
+    res = CliRunner().invoke(app, ["leaderboard", "--results", str(tmp_path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    # rich would swallow "[strong recipe]" as a style tag if the labels were not escaped
+    assert "fer_vgg 48 scratch [strong recipe], 32 ep" in res.output
+    assert res.output.index("fer_vgg") < res.output.index("lenet5") and "0.640" in res.output

@@ -93,40 +93,22 @@ def _print_outcome(out) -> None:
     console.print(table)
 
 
-def _compact_table(df, cross: str) -> Table:
-    """The terminal view of one leaderboard table: accuracy / UAR per balancing, in-domain and cross-domain.
+def _ranking_table(ranked) -> Table:
+    """The terminal view of the leaderboard: the ranking (one row per model group and balancing, best in-domain
+    accuracy first). The paper-layout tables are ~25 columns, unreadable in a terminal; the files keep them."""
+    from rich.markup import escape  # row labels hold "[strong recipe]", which rich would read as a style tag
 
-    The full table (P/R/F1 as well) is ~25 columns, unreadable in a terminal; the files keep all of it.
-    """
-    keys = [c for c in df.columns if c.endswith(" ID Acc")]
-    t = Table(title=f"cross-domain set: {cross}")
-    for c in ("model", "train", "kind"):
-        t.add_column(c, overflow="fold")
-    has_xd = any(c.endswith(" XD Acc") for c in df.columns)
-    for k in keys:
-        bal = k[: -len(" ID Acc")]
-        head = "n/a" if bal == "-" else bal  # external models: balancing unknown
-        t.add_column(f"{head}\nin-domain", justify="right")
-        if has_xd:
-            t.add_column(f"{head}\ncross-domain", justify="right")
-
-    def cell(row, bal, dom):
-        acc, uar = row.get(f"{bal} {dom} Acc"), row.get(f"{bal} {dom} UAR")
-        if acc is None or acc == "" or (isinstance(acc, float) and acc != acc):
-            return "-"
-        return f"{acc} / {uar}" if uar is not None and uar == uar else str(acc)
-
-    for _, row in df.iterrows():
-        cells = [str(row.get("model", "")), str(row.get("train", "")), str(row.get("kind", ""))]
-        for k in keys:
-            bal = k[: -len(" ID Acc")]
-            cells += [cell(row, bal, "ID"), cell(row, bal, "XD")] if has_xd else [cell(row, bal, "ID")]
-        t.add_row(*cells)
+    t = Table(title="fer-bench leaderboard (best in-domain accuracy first)")
+    for c in ranked.columns:
+        t.add_column(str(c), overflow="fold", justify="left" if c in ("model", "train", "kind", "balance")
+                     else "right")
+    for _, row in ranked.iterrows():
+        t.add_row(*[escape("n/a" if c == "balance" and v == "-" else str(v)) for c, v in row.items()])
     return t
 
 
 def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
-    from ..results.leaderboard import build_leaderboard, write_leaderboard
+    from ..results.leaderboard import build_leaderboard, ranked_table, write_leaderboard
 
     paths = write_leaderboard(results, merge)
     agg, tables = build_leaderboard(results, merge)
@@ -139,10 +121,10 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
     else:
         if not tables:
             console.print(f"no finished runs under {results}/runs")
-        for cross, df in tables.items():
-            console.print(_compact_table(df, cross))
         if tables:
-            console.print("(accuracy / UAR; the files hold macro P/R/F1 too)")
+            console.print(_ranking_table(ranked_table(agg)))
+            console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R and the "
+                          "paper's Table 2/3 layout too)")
     console.print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}")
     return paths
 
