@@ -111,11 +111,14 @@ def machine_info() -> dict:
     except OSError:
         load = None
     cpu_model = platform.processor() or platform.machine()
+    vector = None  # the model's own speed depends on these more than on the model name (same "AMD EPYC" ~8x apart)
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu_model = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags") and vector is None:
+                flags = set(line.split(":", 1)[1].split())
+                vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags)
     except OSError:
         pass
     mem_gb = None
@@ -131,7 +134,8 @@ def machine_info() -> dict:
         affinity = None
     return {
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(), "cpus_usable": affinity, "cpu_model": cpu_model, "memory_gb": mem_gb,
+        "cpu_count": os.cpu_count(), "cpus_usable": affinity, "cpu_model": cpu_model, "cpu_vector": vector,
+        "memory_gb": mem_gb,
         "load_average_start": load, "python": platform.python_version(), "tensorflow": tf.__version__,
         "keras": keras.__version__, "numpy": np.__version__, "platform": platform.platform(),
         "gpus": len(tf.config.list_physical_devices("GPU")),
@@ -450,7 +454,7 @@ def write_markdown(res: dict, path: Path) -> None:
     s = res["settings"]
     lines = [
         "# Input pipeline benchmark (`benchmarks/pipeline.py`)", "",
-        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB RAM, "
+        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}; {m.get('cpu_vector') or 'vector extensions unknown'}), {m['memory_gb']} GB RAM, "
          f"TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, GPUs: {m['gpus']}.  "),
         (f"Load average at start {m['load_average_start']}, at end {res.get('load_average_end')} "
          f"(1/5/15 min; above ~{m['cpu_count']} the machine was busy with other work and every figure below is "
