@@ -183,7 +183,8 @@ def write_markdown(res: dict, path: Path) -> None:
     mo = res.get("model_only") or {}
     lines = [
         "# Memory benchmark (`benchmarks/memory.py`)", "",
-        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}; {m.get('cpu_vector') or 'vector extensions unknown'}), {m['memory_gb']} GB RAM, TensorFlow "
+        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}; "
+         f"{m.get('cpu_vector') or 'vector extensions unknown'}), {m['memory_gb']} GB RAM, TensorFlow "
          f"{m['tensorflow']}, Keras {m['keras']}; load average at start {m['load_average_start']}, at end "
          f"{res.get('load_average_end')}.  "),
         (f"Run: {s['model']} (scratch) at {s['size']} px, {d['n']:,} training images, {s['steps']} steps of "

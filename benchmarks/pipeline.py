@@ -111,7 +111,7 @@ def machine_info() -> dict:
     except OSError:
         load = None
     cpu_model = platform.processor() or platform.machine()
-    vector = None  # the model's own speed depends on these more than on the model name (same "AMD EPYC" ~8x apart)
+    vector = None  # the model's speed depends on these more than on the name ("AMD EPYC" seen ~8x apart)
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -454,7 +454,8 @@ def write_markdown(res: dict, path: Path) -> None:
     s = res["settings"]
     lines = [
         "# Input pipeline benchmark (`benchmarks/pipeline.py`)", "",
-        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}; {m.get('cpu_vector') or 'vector extensions unknown'}), {m['memory_gb']} GB RAM, "
+        (f"{m['date']} - {m['cpu_count']} CPUs ({m['cpu_model']}; "
+         f"{m.get('cpu_vector') or 'vector extensions unknown'}), {m['memory_gb']} GB RAM, "
          f"TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, GPUs: {m['gpus']}.  "),
         (f"Load average at start {m['load_average_start']}, at end {res.get('load_average_end')} "
          f"(1/5/15 min; above ~{m['cpu_count']} the machine was busy with other work and every figure below is "

@@ -166,6 +166,8 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
     with the paper's accuracy for the same cell beside ours. The wide tables hold every metric; this one is
     what a reader scans first. Three decimals here (0.682 vs 0.685 matters when ranking); the paper's own
     figures have two. The paper's cross-domain figure is always its BTFER set."""
+    from ..models.cards import paper_numbers
+
     if agg.empty:
         return pd.DataFrame()
     cross_targets = sorted(agg.loc[agg["role"] == "cross_domain", "target"].unique().tolist())
@@ -188,7 +190,8 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
         rec["seeds"] = max(rec["seeds"], int(r["seeds"]))
         if not r["external"] and r["balance"] in ("simple", "conservative"):
             ds = paper_dataset_key(str(r["train"]))
-            num = paper_numbers_for(r["model"], r["res"], ds, r["balance"], r["weights"]) if ds else None
+            # same initialisation only: the paper-layout rows may fall back to another init, labelled as such
+            num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"]) if ds else None
             if num:
                 rec["paper ID Acc"] = (num.get("in_domain") or {}).get("accuracy")
                 rec["paper BTFER Acc"] = (num.get("cross_domain") or {}).get("accuracy")
@@ -212,15 +215,6 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
     elif not (df["paper BTFER Acc"] != "").any():
         df = df.drop(columns=["paper BTFER Acc"])
     return df
-
-
-def paper_numbers_for(model: str, res, dataset: str, balance: str, weights: str) -> dict | None:
-    """The paper's numbers for the same cell with the same initialisation only (None where it has none)."""
-    try:
-        from ..models.cards import paper_numbers
-    except ImportError:
-        return None
-    return paper_numbers(model, int(res), dataset, balance, init=weights)
 
 
 def _paper_rows(agg: pd.DataFrame) -> list[dict]:
@@ -265,10 +259,9 @@ def build_leaderboard(results: Path, merge=()) -> tuple[pd.DataFrame, dict[str, 
     return agg, wide_tables(agg)
 
 
-
 def write_leaderboard(results: Path, merge=()) -> dict[str, Path]:
-    """Write leaderboard.md (paper layout), leaderboard.csv (tidy, one row per group x balance x target)
-    and leaderboard.json into *results*; return their paths."""
+    """Write leaderboard.md (ranking, then the paper layout), leaderboard.csv (tidy, one row per group x balance
+    x target) and leaderboard.json into *results*; return their paths."""
     results = Path(results)
     agg, tables = build_leaderboard(results, merge)
     results.mkdir(parents=True, exist_ok=True)
