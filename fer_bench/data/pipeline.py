@@ -40,15 +40,27 @@ class RandomAffine:
         self._gen = tf.random.Generator.from_seed(seed) if seed is not None else \
             tf.random.Generator.from_non_deterministic_state()
 
-    def transforms(self, n, h, w):
-        """(n, 8) inverse-mapping transforms (output pixel -> input pixel) for affine_transform."""
-        g = self._gen
-        theta = g.uniform([n], -self.rotation, self.rotation)
-        zx = g.uniform([n], 1.0 - self.zoom, 1.0 + self.zoom)
-        zy = g.uniform([n], 1.0 - self.zoom, 1.0 + self.zoom)
-        tx = g.uniform([n], -self.shift, self.shift) * tf.cast(w, tf.float32)
-        ty = g.uniform([n], -self.shift, self.shift) * tf.cast(h, tf.float32)
-        fx = tf.where(g.uniform([n]) < 0.5, -1.0, 1.0) if self.flip else tf.ones([n])
+    def transforms(self, n, h, w, seed=None):
+        """(n, 8) inverse-mapping transforms (output pixel -> input pixel) for affine_transform.
+
+        With ``seed`` (an int32/int64 tensor of shape [2]) the draws are stateless: the same seed gives the same
+        transforms in any process, whichever thread runs the batch. Training passes (run seed, epoch, batch), so
+        a resumed run augments exactly as an uninterrupted one. Without it, the layer's own generator is used.
+        """
+        if seed is not None:
+            keys = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=6)
+
+            def uniform(i, lo=0.0, hi=1.0):
+                return tf.random.stateless_uniform([n], keys[i], lo, hi)
+        else:
+            def uniform(i, lo=0.0, hi=1.0):
+                return self._gen.uniform([n], lo, hi)
+        theta = uniform(0, -self.rotation, self.rotation)
+        zx = uniform(1, 1.0 - self.zoom, 1.0 + self.zoom)
+        zy = uniform(2, 1.0 - self.zoom, 1.0 + self.zoom)
+        tx = uniform(3, -self.shift, self.shift) * tf.cast(w, tf.float32)
+        ty = uniform(4, -self.shift, self.shift) * tf.cast(h, tf.float32)
+        fx = tf.where(uniform(5) < 0.5, -1.0, 1.0) if self.flip else tf.ones([n])
         cos, sin = tf.cos(theta), tf.sin(theta)
         # M = R(theta) @ diag(zx, zy) @ diag(fx, 1)
         m00, m01 = cos * zx * fx, -sin * zy
@@ -59,11 +71,11 @@ class RandomAffine:
         zeros = tf.zeros([n])
         return tf.stack([m00, m01, a2, m10, m11, b2, zeros, zeros], axis=1)
 
-    def __call__(self, x, training: bool = True):
+    def __call__(self, x, training: bool = True, seed=None):
         if not training:
             return x
         shape = tf.shape(x)
-        t = self.transforms(shape[0], shape[1], shape[2])
+        t = self.transforms(shape[0], shape[1], shape[2], seed=seed)
         return tf.raw_ops.ImageProjectiveTransformV3(
             images=x, transforms=t, output_shape=shape[1:3], fill_value=0.0, interpolation="BILINEAR",
             fill_mode="NEAREST")
@@ -119,15 +131,32 @@ class _PageShedder:
                 self.mm = None
 
 
+class EpochCounter:
+    """Which epoch the training stream is producing. The trainer sets ``epoch`` at each epoch start (so a
+    resumed run starts at its real epoch); left unset, each pass over the dataset counts one epoch."""
+
+    def __init__(self):
+        self.epoch: int | None = None
+        self._passes = 0
+
+    def next_epoch(self) -> int:
+        if self.epoch is not None:
+            return int(self.epoch)
+        e, self._passes = self._passes, self._passes + 1
+        return e
+
+
 def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num_classes: int = 7,
                  shuffle: bool = False, augment=None, class_weights: dict[int, float] | None = None,
-                 seed: int = 0, repeat: bool = False) -> tf.data.Dataset:
+                 seed: int = 0, repeat: bool = False, clock: EpochCounter | None = None) -> tf.data.Dataset:
     """Batches of (float32 RGB 0..255 images, one-hot labels[, per-sample weights]).
 
     Args:
         cached: the decoded split (images may be 1-channel grey; they are expanded to RGB per batch).
         indices: rows of *cached* to use (default: all, in order). Evaluation keeps this order exactly.
-        shuffle: reshuffle the indices every epoch (training).
+        shuffle: a new order every epoch (training): epoch e's permutation and augmentation derive from
+            (seed, e) only, where e comes from *clock* (set by the trainer at each epoch start) or, without one,
+            counts the passes over the dataset.
         augment: a Keras layer/model applied per batch in training mode, or None.
         class_weights: canonical index -> weight; adds a third element with per-sample weights.
     """
@@ -151,20 +180,44 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
         out[order] = images[rows]
         return out, labels[batch_idx]
 
-    ds = tf.data.Dataset.from_tensor_slices(idx)
-    if shuffle:
-        ds = ds.shuffle(len(idx), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size)
+    stateless = shuffle and isinstance(augment, RandomAffine)
+    if shuffle:  # the order of epoch e is a pure function of (seed, e): a resumed run sees the same batches
+        clock = clock if clock is not None else EpochCounter()
 
-    def load(b):
+        def epoch_order():
+            e = clock.next_epoch()
+            perm = idx[np.random.default_rng([seed, e]).permutation(len(idx))]
+            return perm, np.full(len(perm), e, dtype=np.int64)
+
+        ds = tf.data.Dataset.from_tensors(np.int64(0)).map(
+            lambda _: tuple(tf.numpy_function(epoch_order, [], [tf.int64, tf.int64], stateful=True)))
+        ds = ds.unbatch()
+        if repeat:
+            ds = ds.repeat()
+        else:  # the order is made at run time; tell tf.data (and Keras' progress) how many batches an epoch has
+            ds = ds.apply(tf.data.experimental.assert_cardinality(len(idx)))
+        ds = ds.batch(batch_size).enumerate()
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(idx)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.batch(batch_size)
+
+    def load(*args):
+        if shuffle:  # (batch number, (indices, epoch of each index))
+            batch_no, (b, epochs) = args
+        else:
+            (b,) = args
         x, y = tf.numpy_function(gather, [b], [tf.uint8, tf.int64], stateful=False)
         x.set_shape([None, h, w, c])
         y.set_shape([None])
         x = tf.cast(x, tf.float32)
         if augment is not None:  # before grey -> RGB: a third of the pixels to resample for grey data
-            x = augment(x, training=True)
+            if stateless:
+                aug_seed = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + epochs[0], batch_no])
+                x = augment(x, training=True, seed=aug_seed)
+            else:
+                x = augment(x, training=True)
         if c == 1:
             x = tf.image.grayscale_to_rgb(x)
         return x, y

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,12 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from ..data.cache import CachedSplit, decode_split
-from ..data.pipeline import make_dataset, paper_augmentation, stratified_split
+from ..data.pipeline import EpochCounter, make_dataset, paper_augmentation, stratified_split
 from ..data.source import DataSource
 from ..errors import FerBenchError
 from ..labels import CANONICAL, CANONICAL_WITH_CONTEMPT
-from ..results.store import RunWriter, is_finished, read_run, run_dir
+from ..results.store import RunWriter, check_free_space, is_finished, read_run, run_dir, run_lock
 from .balance import class_counts, class_weights
+from .checkpoint import RunCheckpoint
 from .config import RunConfig
 from .recipes import RECIPES
 
@@ -32,6 +35,9 @@ class RunOutcome:
     folder: Path
     skipped: bool
     metrics: dict
+    #: "trained", "finished-before" (skipped: its folder exists), or "resumed" (continued from a checkpoint)
+    status: str = "trained"
+    resumed_from: str | None = None
 
 
 def versions() -> dict:
@@ -95,9 +101,12 @@ def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
 
 def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch: Callable | None = None,
                 on_stage: Callable[[str], None] | None = None) -> RunOutcome:
-    """Run one config unless its folder already holds a finished run (then return that, skipped=True)."""
-    from ..models.registry import build_model, get_spec
+    """Run one config unless its folder already holds a finished run (then return that, skipped=True).
 
+    A run killed part-way left a checkpoint (``runs/.<hash>.partial/``): running the same config again
+    continues from its last finished epoch, with ``--force`` too (``--force`` only means "do not skip a
+    finished run"); delete that folder to start from epoch 1.
+    """
     results = Path(results)
     key = cfg.config_hash()
     if cfg.init_from and not Path(cfg.init_from).is_file():  # before any decoding, and before the skip check
@@ -106,7 +115,17 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     if is_finished(results, key) and not force:
         run = read_run(run_dir(results, key))
         _check_same_init_file(cfg, run, key)
-        return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {})
+        return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {}, "finished-before")
+    with run_lock(results, key):  # one process per config; raises RunLockedError while another holds it
+        if is_finished(results, key) and not force:  # finished by another process while we waited
+            run = read_run(run_dir(results, key))
+            return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {}, "finished-before")
+        return _execute_locked(cfg, results, key, force=force, on_epoch=on_epoch, on_stage=on_stage)
+
+
+def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_epoch, on_stage) -> RunOutcome:
+    from ..models.registry import build_model, get_spec
+
     stage = on_stage or (lambda s: None)
     spec = get_spec(cfg.model)  # fail fast on an unknown model, before any decoding
     if cfg.weights not in spec.inits:
@@ -159,10 +178,7 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
-    if cfg.deterministic:
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    set_determinism(cfg.deterministic)
     stage(f"building {spec.name} ({cfg.weights}) at {cfg.res}px")
     model = build_model(spec.name, cfg.res, num_classes, cfg.weights,
                         preprocess_policy="paper" if paper else "native")
@@ -175,14 +191,24 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     lr = cfg.learning_rate or recipe.default_lr or spec.learning_rate
     augment = paper_augmentation(seed=cfg.seed, rotation_deg=recipe.aug_rotation_deg, shift=recipe.aug_shift,
                                  zoom=recipe.aug_zoom) if cfg.augment else None
+    clock = EpochCounter()
     train_ds = make_dataset(train_cache, fit_idx, batch_size=cfg.batch_size, num_classes=num_classes,
-                            shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed)
+                            shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed, clock=clock)
+    # checkpoints hold the model, the optimizer's moments (2x the weights) and the best weights, twice over
+    check_free_space(results, int(model.count_params()) * 4 * 8 + (64 << 20))
+    checkpoint = RunCheckpoint(results, key, data_fingerprint=_data_fingerprint(train_cache, val_cache, fit_idx,
+                                                                                val_idx))
+    resumed = checkpoint.load()
+    resumed_from = None
+    if resumed:
+        resumed_from = f"{resumed['phase']} epoch {resumed['epoch_done']}"
+        stage(f"resuming from the checkpoint after {resumed_from}")
     val_ds = make_dataset(val_cache, val_idx, batch_size=64 if cfg.res > 96 else 256, num_classes=num_classes)
     steps = int(np.ceil(len(fit_idx) / cfg.batch_size))
     stage(f"training on {len(fit_idx)} images, validating on "
           f"{len(val_idx) if val_idx is not None else len(val_cache)}")
     t_fit = time.perf_counter()
-    fit = _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch)
+    fit = _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch, clock, checkpoint)
     fit_seconds = time.perf_counter() - t_fit
 
     # ---- evaluate once, every image, unshuffled -----------------------------------------------------
@@ -228,21 +254,63 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
             "epochs_run": len(fit["history"]), "fit_seconds": round(fit_seconds, 1),
             "wall_seconds": round(time.perf_counter() - t_start, 1), "params": int(model.count_params()),
             "label_names": list(label_names), "init_from": init_record,
+            "command": command_line(), "deterministic": cfg.deterministic, "resumed_from": resumed_from,
         })
         model.save(writer.path("model.keras"))
         folder = writer.commit()
+    except OSError as exc:
+        writer.abort()
+        raise FerBenchError(f"{results}: cannot write the run's files ({exc.strerror or exc}); free disk space "
+                            "or fix permissions, then run the same command again (training resumes from its "
+                            "checkpoint)") from None
     except BaseException:
         writer.abort()
         raise
-    return RunOutcome(cfg, folder, False, metrics)
+    checkpoint.discard()
+    return RunOutcome(cfg, folder, False, metrics, "resumed" if resumed_from else "trained", resumed_from)
 
 
-def _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch):
+def command_line() -> str:
+    """The command that started this process, as a shell line (recorded with every result)."""
+    argv = list(sys.argv)
+    if argv:
+        argv[0] = Path(argv[0]).name
+    return shlex.join(argv)
+
+
+def set_determinism(on: bool) -> None:
+    """Turn TensorFlow's op determinism on or off for this process (it is a process-wide switch)."""
+    import tensorflow as tf
+
+    if on:
+        tf.config.experimental.enable_op_determinism()
+    else:  # no public switch back; a sweep mixes both kinds in one process
+        from tensorflow.python.framework import config as tf_config
+
+        if hasattr(tf_config, "disable_op_determinism"):
+            tf_config.disable_op_determinism()
+
+
+def _data_fingerprint(train_cache: CachedSplit, val_cache: CachedSplit, fit_idx, val_idx) -> str:
+    """What a checkpoint was trained on: the caches' content hashes and the exact fit/validation rows."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in (train_cache.meta["content_hash"], val_cache.meta["content_hash"]):
+        h.update(str(part).encode())
+    for arr in (fit_idx, val_idx):
+        h.update(b"|" if arr is None else np.asarray(arr, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch, clock=None, checkpoint=None):
     from .train import fit
 
-    return fit(model, train_ds, val_ds, epochs=cfg.epochs, frozen_epochs=cfg.frozen_epochs, lr=lr,
+    # the frozen phase exists to protect pretrained features; a random backbone is never frozen
+    frozen = cfg.frozen_epochs if cfg.weights != "scratch" else 0
+    return fit(model, train_ds, val_ds, epochs=cfg.epochs, frozen_epochs=frozen, lr=lr,
                recipe=recipe, steps_per_epoch=steps, es_patience=cfg.es_patience, lr_patience=cfg.lr_patience,
-               on_epoch=on_epoch)
+               on_epoch=on_epoch, clock=clock, checkpoint=checkpoint)
 
 
 def leakage(train_cache: CachedSplit, train_idx, test_cache: CachedSplit, test_idx) -> int:

@@ -6,12 +6,79 @@ every file is written, so a folder under runs/ is always complete: its presence 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 from pathlib import Path
 
+from ..errors import FerBenchError
+
 RUNS = "runs"
+
+
+class RunLockedError(FerBenchError):
+    """Another process is running this config right now (it holds the run's lock)."""
+
+
+def check_writable(results: Path) -> Path:
+    """Create ``<results>/runs`` and prove a file can be written there, before any expensive work.
+
+    A read-only or missing-permission results folder is reported in one line that names it; a run that
+    cannot write its result should fail before it trains, not after.
+    """
+    base = Path(results) / RUNS
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise FerBenchError(f"{results}: cannot write results there ({exc.strerror or exc}); pass --results "
+                            "with a writable folder or fix its permissions") from None
+    return base
+
+
+def check_free_space(results: Path, need_bytes: int) -> None:
+    """Refuse to start a run when the results disk has less room than its checkpoints and files will take."""
+    free = shutil.disk_usage(Path(results) / RUNS).free
+    if free < need_bytes:
+        raise FerBenchError(f"{results}: only {free / 2**20:.0f} MiB free, this run needs about "
+                            f"{need_bytes / 2**20:.0f} MiB (checkpoints and model); free space or pass --results "
+                            "on another disk")
+
+
+@contextlib.contextmanager
+def run_lock(results: Path, config_hash: str):
+    """Hold ``<results>/runs/.<hash>.lock`` (an exclusive flock) while a config runs.
+
+    Two sweeps on the same results folder therefore never run one config twice at the same time: the second
+    gets :class:`RunLockedError` and moves on. The kernel drops the lock when its process dies (SIGKILL
+    included), so a stale lock file never blocks a later run.
+    """
+    import fcntl
+
+    base = check_writable(results)
+    path = base / f".{config_hash}.lock"
+    fh = open(path, "a+")  # held for the duration of the context
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunLockedError(f"run {config_hash} is being trained right now by {holder}; wait for it to "
+                                 "finish (a later run of this command skips it once finished)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        yield path
+    finally:
+        fh.close()
 
 
 def run_dir(results: Path, config_hash: str) -> Path:
