@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -54,8 +55,8 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
 
             def on_epoch(phase, epoch, n, row, ep_task=ep_task, done=done, cfg=cfg):
                 base = 0 if phase == "frozen" else done["frozen_total"]
-                progress.update(ep_task, completed=base + epoch,
-                                description=f"  {cfg.short_name()} [{phase}] "
+                progress.update(ep_task, completed=base + epoch,  # \\[: "[frozen]" is text, not a rich style tag
+                                description=f"  {cfg.short_name()} \\[{phase}] "
                                             f"val_acc {row.get('val_accuracy', 0):.3f}")
                 if not console.is_terminal:  # logs and background jobs get one line per epoch
                     console.print(f"{cfg.short_name()} {phase} epoch {epoch}/{n}: "
@@ -64,7 +65,7 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
                                              if k in row), highlight=False)
 
             def on_stage(text, ep_task=ep_task, cfg=cfg):
-                progress.update(ep_task, description=f"  {cfg.short_name()}: {text}")
+                progress.update(ep_task, description=f"  {cfg.short_name()}: {escape(str(text))}")
 
             t0 = time.perf_counter()
             out = execute_run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
@@ -80,6 +81,16 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
 
             keras.backend.clear_session()
     return outcomes
+
+
+def _plan(cfg: RunConfig) -> str:
+    """One line saying what a run is about to do (dataset, model, size, init, epochs, tests)."""
+    two = cfg.weights != "scratch" and cfg.frozen_epochs > 0
+    n = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+    epochs = f"up to {cfg.frozen_epochs} frozen + {n}" if two else f"up to {n}"
+    tests = ", ".join(cfg.tests) if cfg.tests else "none"
+    return (f"training {cfg.model} at {cfg.res} px ({cfg.weights}, balance {cfg.balance}, recipe {cfg.recipe}, "
+            f"seed {cfg.seed}) on {cfg.train}, {epochs}; cross-domain tests: {tests}")
 
 
 def _print_outcome(out) -> None:
@@ -107,6 +118,64 @@ def _ranking_table(ranked) -> Table:
     return t
 
 
+_PAPER_SHORT = {"paper ID Acc": "P-ID", "paper BTFER Acc": "P-BTFER"}
+
+
+def _compact_ranking(ranked, width: int) -> list[str]:
+    """The ranking as plain lines for logs, pipes and narrow terminals: the numbers in fixed columns first, the
+    row label last (it is the long part), wrapped under itself, or on its own lines when the numbers leave it
+    too little room. Cross-domain sets get short names (XD1, XD2, ...) explained in the legend."""
+    import textwrap
+
+    label_cols = ("model", "train", "kind", "balance")
+    cols = [c for c in ranked.columns if c not in label_cols]
+    targets: list[str] = []
+    heads = []
+    for c in cols:
+        if c.startswith("XD ") and c.rsplit(" ", 1)[-1] in ("Acc", "F1"):
+            t = c[3:].rsplit(" ", 1)[0]
+            if t not in targets:
+                targets.append(t)
+            heads.append(f"XD{targets.index(t) + 1} {c.rsplit(' ', 1)[-1]}")
+        else:
+            heads.append(_PAPER_SHORT.get(c, c))
+    cells = [[str(v) for v in row] for row in ranked[cols].itertuples(index=False)]
+    widths = [max([len(h), *(len(r[j]) for r in cells)]) for j, h in enumerate(heads)]
+
+    gap = "  " if sum(widths) + 2 * (len(widths) - 1) <= width else " "
+
+    def numbers(values) -> str:
+        return gap.join(v.rjust(w) for v, w in zip(values, widths, strict=True))
+
+    def label(row) -> str:
+        extra = [str(row["train"])]
+        if str(row["balance"]) not in ("", "-"):
+            extra.append(f"balance {row['balance']}")
+        if row["kind"] != "ours":
+            extra.append(str(row["kind"]))
+        return f"{row['model']} ({', '.join(extra)})"
+
+    prefix = len(numbers(heads)) + 2
+    room = width - prefix
+    head = "model (training set, balancing)"
+    lines = [numbers(heads) + "  " + head] if room >= 24 else [numbers(heads), "    " + head]
+    for values, (_, row) in zip(cells, ranked.iterrows(), strict=True):
+        text = label(row)
+        if room >= 24:
+            wrapped = textwrap.wrap(text, room, break_on_hyphens=False) or [""]
+            lines.append(numbers(values) + "  " + wrapped[0])
+            lines += [" " * prefix + w for w in wrapped[1:]]
+        else:
+            lines.append(numbers(values))
+            lines += ["    " + w for w in textwrap.wrap(text, max(20, width - 4), break_on_hyphens=False)]
+    legend = ["ID = in-domain test split"] + [f"XD{i} = {t} (cross-domain)" for i, t in enumerate(targets, 1)]
+    if any(c in _PAPER_SHORT for c in cols):
+        legend.append("P-ID, P-BTFER = the BTFER paper's in-domain and BTFER accuracy for the same cell")
+    lines += textwrap.wrap("(" + "; ".join(legend) + "; the files hold macro P/R and the paper's Table 2/3 layout "
+                           "too)", max(20, width), break_on_hyphens=False)
+    return lines
+
+
 def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
     from ..results.leaderboard import build_leaderboard, ranked_table, write_leaderboard
 
@@ -122,10 +191,20 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
         if not tables:
             console.print(f"no finished runs under {results}/runs")
         if tables:
-            console.print(_ranking_table(ranked_table(agg)))
-            console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R and the "
-                          "paper's Table 2/3 layout too)")
-    console.print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}")
+            from rich.measure import Measurement
+
+            ranked = ranked_table(agg)
+            table = _ranking_table(ranked)
+            # piped output (logs, `| less`) or a terminal narrower than the table: the 80-column plain form
+            if console.is_terminal and Measurement.get(console, console.options, table).maximum <= console.width:
+                console.print(table)
+                console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R and "
+                              "the paper's Table 2/3 layout too)")
+            else:
+                console.print(table.title, markup=False, highlight=False)
+                for line in _compact_ranking(ranked, console.width):
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}", markup=False, highlight=False)
     return paths
 
 
@@ -136,8 +215,11 @@ def register(app: typer.Typer) -> None:
         res: int = typer.Option(48, "--res", help="input resolution (48 or 224)"),
         weights: str = typer.Option("scratch", "--weights", "-w", help="imagenet | vggface | scratch"),
         balance: str = typer.Option("conservative", "--balance", "-b", help="none | simple | conservative"),
-        train: str = typer.Option("synth:lab", "--train", help="training DATASET (synth:lab, name, or path)"),
-        test: list[str] = typer.Option(None, "--test", help="cross-domain test DATASET (repeatable)"),
+        train: str = typer.Option(None, "--train", metavar="DATASET",
+                                  help="training DATASET, required: a path, a name from datasets.toml, or synth:lab "
+                                       "for a synthetic try-out"),
+        test: list[str] = typer.Option(None, "--test", metavar="DATASET",
+                                       help="cross-domain test DATASET (repeatable)"),
         epochs: int = typer.Option(100, "--epochs", help="epoch cap (full-network phase)"),
         frozen_epochs: int = typer.Option(20, "--frozen-epochs", help="epoch cap of the frozen phase"),
         seed: int = typer.Option(0, "--seed"),
@@ -157,16 +239,22 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="re-run even if this config has finished"),
     ):
         """Train one model and test it in-domain and on every --test set."""
+        train = (train or "").strip()
         cfg = RunConfig(model=model, res=res, weights=weights, balance=balance, train=train,
                         tests=tuple(test) if test else ("synth:wild",) if train.startswith("synth:") else (),
                         seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
                         deterministic=deterministic, init_from=str(init_from) if init_from else None)
+        if not train:  # no silent 100-epoch default run: say what to pass
+            raise FerBenchError("no training data; pass --train DATASET (a dataset folder, a name from "
+                                "datasets.toml, or synth:lab for a synthetic try-out), or run `fer-bench quickstart`")
         from ..models.registry import get_spec
 
         spec = get_spec(model)
         cfg = replace(cfg, model=spec.name)
+        console.print(f"fer-bench run: {_plan(cfg)} -> {results / 'runs'}", markup=False, highlight=False,
+                      soft_wrap=True)
         (out,) = run_configs([cfg], results, force=force)
         _print_outcome(out)
 
@@ -177,14 +265,15 @@ def register(app: typer.Typer) -> None:
         weights: str = typer.Option("scratch", "--weights", help="comma list"),
         balance: str = typer.Option("simple,conservative", "--balance", help="comma list"),
         train: str = typer.Option("synth:lab", "--train", help="comma list of training DATASETs"),
-        test: list[str] = typer.Option(None, "--test", help="cross-domain test DATASET (repeatable)"),
+        test: list[str] = typer.Option(None, "--test", metavar="DATASET",
+                                       help="cross-domain test DATASET (repeatable)"),
         seeds: str = typer.Option("0", "--seeds", help="comma list"),
         epochs: int = typer.Option(100, "--epochs"),
         frozen_epochs: int = typer.Option(20, "--frozen-epochs"),
         protocol: str = typer.Option("fer-bench", "--protocol"),
         recipe: str = typer.Option("paper", "--recipe"),
         max_train_images: int = typer.Option(None, "--max-train-images"),
-        config: Path = typer.Option(None, "--config", help="TOML sweep file ([sweep] table)"),
+        config: Path = typer.Option(None, "--config", help="TOML sweep file (\\[sweep] table)"),
         results: Path = typer.Option(Path("results"), "--results"),
         force: bool = typer.Option(False, "--force"),
         dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are finished"),
@@ -232,8 +321,9 @@ def register(app: typer.Typer) -> None:
     def leaderboard(
         results: Path = typer.Option(Path("results"), "--results"),
         fmt: str = typer.Option("table", "--format", help="table | md | csv | json"),
-        merge: list[Path] = typer.Option(None, "--merge", help="an earlier leaderboard.csv whose rows are kept "
-                                         "where the run folders have no such group (repeatable)"),
+        merge: list[Path] = typer.Option(None, "--merge", metavar="CSV",
+                                         help="an earlier leaderboard.csv whose rows are kept where the run folders "
+                                              "have no such group (repeatable)"),
     ):
         """Aggregate finished runs into the paper's table layout; writes leaderboard.md/.csv/.json."""
         if fmt not in ("table", "md", "csv", "json"):
