@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import stat
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -34,7 +35,7 @@ from typing import Any
 
 from ..errors import FerBenchError, ImageReadError
 from ..hashing import file_sha256
-from ..imageio import decode_image
+from ..imageio import decode_image, display_name, read_file_bytes
 from ..labels import CANONICAL_WITH_CONTEMPT
 from . import detect as detect_mod
 from .cache import CACHE_DIR, BuildCache
@@ -192,17 +193,10 @@ def _analyse(job: dict[str, Any], get_detector: Callable[[], detect_mod.DetectFn
         "phash": None,
         "cbox": None,
     }
-    path = Path(job["path"])
     try:
-        rgb = decode_image(path.read_bytes(), name=job["source"])
-    except ImageReadError as exc:
+        rgb = decode_image(read_file_bytes(job["path"], name=job["source"]), name=job["source"])
+    except ImageReadError as exc:  # empty, not an image, corrupt, too large/small, unreadable (see imageio)
         res["det"], res["new_det"] = {"status": "unreadable", "error": _clean_error(str(exc))}, True
-        return res
-    except OSError as exc:
-        res["det"], res["new_det"] = (
-            {"status": "unreadable", "error": f"cannot read: {exc.strerror or exc}"},
-            True,
-        )
         return res
     h, w = rgb.shape[:2]
     det = res["det"]
@@ -244,7 +238,7 @@ def encode_jpeg(rgb, quality: int) -> bytes:
 
 def write_crop(job: dict[str, Any]) -> dict[str, Any]:
     """Decode a source, crop + resize, write the JPEG atomically. Returns ``{"file", "sha256"}``."""
-    rgb = decode_image(Path(job["path"]).read_bytes(), name=job["source"])
+    rgb = decode_image(read_file_bytes(job["path"], name=job["source"]), name=job["source"])
     x0, y0, x1, y1 = job["cbox"]
     crop = crop_face(rgb, CropBox(x0, y0, x1, y1, False), job["size"])
     data = encode_jpeg(crop, job["quality"])
@@ -467,6 +461,10 @@ def build_btfer(
                 p = st.item.path
                 try:
                     s = p.stat()
+                    if not stat.S_ISREG(s.st_mode):  # a FIFO named x.jpg would block the hashing forever
+                        st.readable, st.reason = False, "unreadable"
+                        st.detail = "not a regular file"
+                        continue
                     sha = cache.sha_for(p, s.st_size, s.st_mtime_ns)
                     if sha is None:
                         sha = file_sha256(p)
@@ -475,7 +473,9 @@ def build_btfer(
                 except OSError as exc:
                     st.readable, st.reason = False, "unreadable"
                     st.detail = (
-                        "file not found" if isinstance(exc, FileNotFoundError) else f"cannot read: {exc}"
+                        "file not found (or a dangling symlink)"
+                        if isinstance(exc, FileNotFoundError)
+                        else f"cannot read: {exc.strerror or type(exc).__name__}"
                     )
                     continue
                 st.sha = sha
@@ -752,7 +752,7 @@ def _write_manifest(out_dir: Path, targets: dict[str, ItemState], written: dict[
             [
                 name,
                 st.item.label,
-                st.item.source,
+                display_name(st.item.source),  # a non-UTF-8 file name as \xNN escapes (--exclude accepts it)
                 st.sha,
                 round(x),
                 round(y),
@@ -814,7 +814,8 @@ def _make_report(
         if r is not None:
             rejections[st.item.label][r] += 1
             rejected.append(
-                {"source": st.item.source, "class": st.item.label, "reason": r, "detail": st.detail}
+                {"source": display_name(st.item.source), "class": st.item.label, "reason": r,
+                 "detail": display_name(st.detail)}
             )
     short = {lab: counts[lab]["selected"] for lab in labels if counts[lab]["selected"] < cfg.per_class}
     totals = Counter()
@@ -830,7 +831,7 @@ def _make_report(
         "tool": "fer-bench build-btfer",
         "format": OUTPUT_VERSION,
         "status": "ok",
-        "source": {"path": str(scan.src), "kind": scan.kind, "notes": scan.notes},
+        "source": {"path": display_name(str(scan.src)), "kind": scan.kind, "notes": scan.notes},
         "params": cfg.params(),
         "classes": labels,
         "stages": list(STAGES),
@@ -839,7 +840,7 @@ def _make_report(
         "rejections": {lab: dict(sorted(rejections[lab].items())) for lab in labels},
         "short_classes": short,
         "cross_label_duplicates": [
-            [{"source": s, "class": lab} for s, lab in g] for g in dd.cross_label_groups
+            [{"source": display_name(s), "class": lab} for s, lab in g] for g in dd.cross_label_groups
         ],
         "duplicate_groups": len(dd.same_label_groups),
         "exclusions": {"entries": len(exclude_entries), "matched": len(excluded), "unmatched": unmatched},

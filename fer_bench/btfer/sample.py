@@ -18,18 +18,23 @@ import hashlib
 from pathlib import Path
 
 from ..errors import FerBenchError
+from ..imageio import display_name, name_bytes
 
 NAME_HASH_LEN = 10
 
 
 def priority(seed: int, source: str) -> str:
     """The sampling rank key of one source for a seed (smaller = chosen first)."""
-    return hashlib.sha256(f"btfer-sample\0{int(seed)}\0{source}".encode()).hexdigest()
+    return hashlib.sha256(name_bytes(f"btfer-sample\0{int(seed)}\0{source}")).hexdigest()
 
 
 def output_name(label: str, source: str) -> str:
-    """Stable output file name (relative to the output folder) for a source id."""
-    h = hashlib.sha1(source.encode("utf-8")).hexdigest()[:NAME_HASH_LEN]
+    """Stable output file name (relative to the output folder) for a source id.
+
+    The hash is over the name's bytes (``imageio.name_bytes``): UTF-8 for ordinary names, the raw bytes for a
+    non-UTF-8 file name (which ``str.encode("utf-8")`` cannot encode).
+    """
+    h = hashlib.sha1(name_bytes(source)).hexdigest()[:NAME_HASH_LEN]
     return f"{label}/{label}_{h}.jpg"
 
 
@@ -76,12 +81,14 @@ def match_exclusions(entries: list[str], items: list[tuple[str, str, Path]]) -> 
     """Resolve exclusion entries against ``(source, label, absolute path)`` items.
 
     An entry matches an output name (``angry/angry_<h>.jpg`` or just ``angry_<h>.jpg``), a source id as in the
-    manifest, or an absolute source path. Returns (excluded source ids, unmatched entries).
+    manifest (for a non-UTF-8 name: as the manifest and reports show it, ``\\xNN`` escapes), or an absolute
+    source path. Returns (excluded source ids, unmatched entries).
     """
     by_key: dict[str, str] = {}
     for source, label, path in items:
         out = output_name(label, source)
-        for key in (out, out.split("/", 1)[1], source, Path(path).as_posix()):
+        posix = Path(path).as_posix()
+        for key in (out, out.split("/", 1)[1], source, display_name(source), posix, display_name(posix)):
             by_key.setdefault(key, source)
     excluded: set[str] = set()
     unmatched: list[str] = []

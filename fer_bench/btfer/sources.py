@@ -9,6 +9,8 @@ CSV: a header row naming a path column (``path``/``file``/``filename``/``image``
 (``label``/``class``/``emotion``/``expression``), or two columns without a header. Relative paths are resolved
 against the CSV's folder. A listed file that does not exist is kept and later counted as ``unreadable``.
 
+Symlinks are followed once (see :func:`scan_folder`): a loop never hangs, and no photo is counted twice.
+
 Each item gets a stable ``source`` id: its path relative to SRC (folder) or to the CSV's folder (CSV), with
 ``/`` separators; absolute only for CSV rows pointing outside the CSV's folder. The manifest records it, output
 names derive from it, and ``--exclude`` accepts it, so an SRC folder can move without changing the build.
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import FerBenchError
-from ..imageio import is_image_file
+from ..imageio import display_name, is_image_file
 from ..labels import CANONICAL_WITH_CONTEMPT, canonical_label, is_label
 
 PATH_COLUMNS = ("path", "file", "filename", "file_name", "image", "image_path", "filepath")
@@ -57,57 +59,162 @@ class SourceScan:
         return [lab for lab in CANONICAL_WITH_CONTEMPT if lab in present]
 
 
-def _walk_images(folder: Path) -> tuple[list[Path], int]:
-    images: list[Path] = []
+def _dir_id(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _walk_images(
+    folder: Path, seen: dict, reserved: set, notes: list[str], *, via_link: bool = False, depth: int = 0
+) -> tuple[list[tuple[Path, bool]], int]:
+    """Image files below *folder* as (path, reached through a symlink), and the number of non-image files.
+
+    Symlinks are followed once: a folder already walked (a loop, a second link) or one of the class folders /
+    SRC itself (*reserved*) is not entered again. Entries that cannot be stat'ed (dangling links) are kept:
+    the build reports them as unreadable instead of dropping them silently.
+    """
+    ident = _dir_id(str(folder))
+    if ident is not None:
+        if ident in seen or (depth > 0 and ident in reserved):
+            notes.append(f"{display_name(str(folder))}: reached again through a symlink; not walked twice")
+            return [], 0
+        seen[ident] = folder
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        if depth == 0:
+            raise FerBenchError(
+                f"cannot list class folder {display_name(str(folder))}: {exc.strerror or exc}; check its permissions"
+            ) from None
+        notes.append(f"{display_name(str(folder))}: cannot list ({exc.strerror or exc}); its photos not counted")
+        return [], 0
+    images: list[tuple[Path, bool]] = []
     skipped = 0
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            p = Path(dirpath) / name
-            if is_image_file(p):
-                images.append(p)
-            else:
-                skipped += 1
+    subdirs: list[tuple[Path, bool]] = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            link = e.is_symlink()
+        except OSError:
+            link = False
+        try:
+            is_dir = e.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            subdirs.append((Path(e.path), via_link or link))
+        elif is_image_file(e.name):
+            images.append((Path(e.path), via_link or link))
+        else:
+            skipped += 1
+    for d, linked in subdirs:
+        im, sk = _walk_images(d, seen, reserved, notes, via_link=linked, depth=depth + 1)
+        images.extend(im)
+        skipped += sk
     return images, skipped
 
 
+def _real(p: Path) -> Path:
+    """The file a path names (symlinks resolved; a loop or dangling link resolves as far as it goes)."""
+    try:
+        return Path(os.path.realpath(p))
+    except (OSError, RuntimeError, ValueError):
+        return p
+
+
 def scan_folder(src: Path) -> SourceScan:
-    """Scan ``SRC/<class>/...``; raises FerBenchError for no/unknown/empty class folders."""
-    subdirs = sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Scan ``SRC/<class>/...``; raises FerBenchError for no/unknown/empty class folders.
+
+    Every image file is listed once: one reached through a symlink whose target is also listed directly (or
+    through another symlink) is dropped, the direct path (else the first in sort order) wins, and a note says
+    so (naming links filed under another class than their target).
+    """
+    try:
+        subdirs = sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    except OSError as exc:
+        raise FerBenchError(f"cannot list SRC {display_name(str(src))}: {exc.strerror or exc}") from None
     if not subdirs:
         raise FerBenchError(
-            f"SRC {src} has no class folders; put the photos in one folder per class "
-            f"(e.g. {src / 'happy'}/photo.jpg) or pass a CSV of path,label"
+            f"SRC {display_name(str(src))} has no class folders; put the photos in one folder per class "
+            f"(e.g. {display_name(str(src / 'happy'))}/photo.jpg) or pass a CSV of path,label"
         )
     unknown = [d.name for d in subdirs if not is_label(d.name)]
     if unknown:
         raise FerBenchError(
-            f"SRC {src} has class folders that are not expression labels: {', '.join(map(repr, unknown))} "
-            f"(found: {', '.join(d.name for d in subdirs)}); rename them to one of "
+            f"SRC {display_name(str(src))} has class folders that are not expression labels: "
+            f"{', '.join(repr(display_name(u)) for u in unknown)} "
+            f"(found: {', '.join(display_name(d.name) for d in subdirs)}); rename them to one of "
             f"{', '.join(CANONICAL_WITH_CONTEMPT)} (synonyms like anger/happiness work) or move them out of SRC"
         )
     items: list[SourceItem] = []
     class_names: dict[str, list[str]] = {}
     skipped = 0
+    notes: list[str] = []
+    seen: dict = {}
+    reserved = {i for i in (_dir_id(str(src)), *(_dir_id(str(d)) for d in subdirs)) if i is not None}
+    found: list[tuple[Path, bool, str]] = []
     for d in subdirs:
-        label = canonical_label(d.name, where=str(src))
-        images, sk = _walk_images(d)
+        label = canonical_label(d.name, where=display_name(str(src)))
+        ident = _dir_id(str(d))
+        if ident is not None and ident in seen:
+            raise FerBenchError(
+                f"class folders {display_name(str(seen[ident]))} and {display_name(str(d))} are the same folder "
+                f"(a symlink); its photos cannot have two labels: remove one of them"
+            )
+        images, sk = _walk_images(d, seen, reserved, notes)
         skipped += sk
         if not images:
             raise FerBenchError(
-                f"class folder {d} has no image files (.jpg/.png/.webp/.bmp...); add photos or remove the folder"
+                f"class folder {display_name(str(d))} has no image files (.jpg/.png/.webp/.bmp...); add photos "
+                f"or remove the folder"
             )
-        class_names.setdefault(label, []).append(d.name)
-        for p in images:
-            items.append(SourceItem(path=p.resolve(), source=p.relative_to(src).as_posix(), label=label))
+        class_names.setdefault(label, []).append(display_name(d.name))
+        found.extend((p, linked, label) for p, linked in images)
+    # count each file once: group by the file's identity
+    by_file: dict[tuple[int, int], list[int]] = {}
+    for k, (p, _linked, _label) in enumerate(found):
+        try:
+            st = p.stat()
+        except OSError:
+            continue  # dangling / loop: kept, reported as unreadable by the build
+        by_file.setdefault((st.st_dev, st.st_ino), []).append(k)
+    drop: set[int] = set()
+    conflicts: list[str] = []
+    for ks in by_file.values():
+        if len(ks) < 2 or not any(found[k][1] for k in ks):
+            continue  # hard links are separate entries (dedup catches them as duplicates)
+        direct = [k for k in ks if not found[k][1]]
+        keep = direct or [min(ks, key=lambda k: found[k][0].relative_to(src).as_posix())]
+        for k in ks:
+            if k not in keep:
+                drop.add(k)
+                if found[k][2] != found[keep[0]][2]:
+                    conflicts.append(
+                        f"{display_name(found[k][0].relative_to(src).as_posix())} ({found[k][2]}) -> "
+                        f"{display_name(found[keep[0]][0].relative_to(src).as_posix())} ({found[keep[0]][2]})"
+                    )
+    for k, (p, _linked, label) in enumerate(found):
+        if k not in drop:
+            items.append(SourceItem(path=_real(p), source=p.relative_to(src).as_posix(), label=label))
     items.sort(key=lambda it: it.source)
     notes = [
         f"folders {', '.join(names)} merged into class {lab}"
         for lab, names in sorted(class_names.items())
         if len(names) > 1
-    ]
+    ] + notes
+    if drop:
+        notes.append(f"{len(drop)} symlink(s) to photos already in SRC counted once (not twice)")
+    if conflicts:
+        more = f" ... +{len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        notes.append(
+            f"{len(conflicts)} symlink(s) filed under another class than their target, counted under the "
+            f"target's: {'; '.join(conflicts[:5])}{more}"
+        )
     if skipped:
         notes.append(f"{skipped} non-image file(s) in class folders ignored")
     return SourceScan("folder", src, items, [src], class_names, skipped, notes)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -106,7 +107,7 @@ def build_btfer_cmd(
     con = Console()
     try:
         result = build_btfer(
-            src, out, cfg, progress=True, console=err, log=lambda m: err.print(m, highlight=False)
+            src, out, cfg, progress=True, console=err, log=lambda m: err.print(m, highlight=False, markup=False)
         )
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into a return value that main() drops (exit status 0); exit 130 here
@@ -130,6 +131,12 @@ def build_btfer_cmd(
         table.add_row(cls, *(str(rep["counts"][cls][s]) for s in rep["stages"]))
     table.add_row("total", *(str(rep["totals"][s]) for s in rep["stages"]), style="bold")
     con.print(table)
+    n_bad = rep["totals"]["found"] - rep["totals"]["readable"]
+    if n_bad:
+        con.print(
+            f"[yellow]{n_bad} unreadable photo(s) skipped[/] (empty, corrupt, not an image, too small or too "
+            f"large; reasons in {escape(str(result.out / 'report.md'))})"
+        )
     st = result.stats
     rate = st.get("analyse_images_per_s")
     con.print(
@@ -143,7 +150,7 @@ def build_btfer_cmd(
         con.print(f"[yellow]short classes (--allow-short): {rep['short_classes']}[/]")
     if rep["exclusions"]["unmatched"]:
         con.print(
-            f"[yellow]--exclude entries that match nothing: {', '.join(rep['exclusions']['unmatched'])}[/]"
+            f"[yellow]--exclude entries that match nothing: {escape(', '.join(rep['exclusions']['unmatched']))}[/]"
         )
     con.print(
         f"manifest {result.manifest}\nreport   {result.out / 'report.md'}\n"

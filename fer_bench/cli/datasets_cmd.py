@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 DATASET_HELP = (
@@ -46,10 +47,10 @@ def _counts_table(report: dict[str, Any]) -> Table:
 
 
 def _print_report(report: dict[str, Any], console: Console) -> None:
-    console.print(f"[bold]{report['name']}[/]  ({report['format']}, {report['n_images']:,} images)",
+    console.print(f"[bold]{escape(report['name'])}[/]  ({report['format']}, {report['n_images']:,} images)",
                   highlight=False, soft_wrap=True)
     console.print(_counts_table(report))
-    console.print(f"root: {report['root']}   manifest hash: [bold]{report['manifest_hash']}[/]",
+    console.print(f"root: {escape(report['root'])}   manifest hash: [bold]{report['manifest_hash']}[/]",
                   highlight=False, soft_wrap=True)
     examined = report["examined"]
     if examined < report["n_images"]:
@@ -89,25 +90,29 @@ def _print_report(report: dict[str, Any], console: Console) -> None:
             t.add_column("items (label, split)")
             for g in flagged[:15]:
                 flags = ", ".join(f for f, on in (("leakage", g["cross_split"]), ("labels", g["label_conflict"])) if on)
-                members = [f"{i} ({lab}, {s})" for i, lab, s in zip(g["items"], g["labels"], g["splits"], strict=True)]
+                members = [f"{escape(i)} ({lab}, {s})"
+                           for i, lab, s in zip(g["items"], g["labels"], g["splits"], strict=True)]
                 more = f" ... +{len(members) - 4} more" if len(members) > 4 else ""
                 t.add_row(flags, "\n".join(members[:4]) + more)
             console.print(t)
 
     bad = report["unreadable"]
     if bad:
-        t = Table(title=f"unreadable images ({len(bad)})", title_justify="left")
+        kinds = ", ".join(f"{k} {n:,}" for k, n in report.get("skipped", {}).items())
+        t = Table(title=f"unreadable images ({len(bad)}): {kinds}; skipped by run and evaluate",
+                  title_justify="left")
         t.add_column("item")
-        t.add_column("error")
-        for b in bad[:20]:
-            t.add_row(b["item"], b["error"])
+        t.add_column("kind")
+        t.add_column("reason")
+        for b in bad[:20]:  # names and messages are data, not rich markup ("[red].jpg" is a valid file name)
+            t.add_row(escape(b["item"]), b.get("kind", ""), escape(b.get("detail", b["error"])))
         if len(bad) > 20:
-            t.add_row(f"... {len(bad) - 20} more (use --json for all)", "")
+            t.add_row(f"... {len(bad) - 20} more (use --json for all)", "", "")
         console.print(t)
     else:
         console.print("[green]unreadable images: none[/]")
     for note in report["notes"]:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True, markup=False)
     console.print(f"[dim]inspected in {report['seconds']:.1f} s[/]")
 
 

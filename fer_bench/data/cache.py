@@ -7,18 +7,26 @@ plus the decode settings, so an edited dataset gets a new cache entry automatica
 
 Layout of one entry (``<cache root>/<key>/``): ``images.npy`` (N,H,W,C uint8, C=3 RGB or C=1 grey),
 ``labels.npy`` (N int16 canonical indices), ``digests.npy`` (N uint64: first 8 bytes of the sha1 of each
-decoded image, used to detect train/test leakage), ``items.json`` (item ids in array order), ``meta.json``
-(source, split, manifest hash, content hash, unreadable items with reasons, timings). Entries are written to a
-temporary folder and renamed into place, so an interrupted decode never leaves a half entry behind.
+decoded image, used to detect train/test leakage), ``items.json`` (item ids in array order, shown with
+``imageio.display_name``), ``meta.json`` (source, split, manifest hash, content hash, ``unreadable``: every
+skipped item with its ``kind`` and reason, ``skipped``: counts per kind, ``files``: size, mtime and sha256 of
+the other files, timings).
+
+Integrity: an entry is written to a temporary folder (blocks reserved up front, so a full disk fails with a
+one-line error instead of a crash; files fsync'ed) and renamed into place, so a crash or a full disk never
+leaves a half entry behind. Every load verifies the entry (:func:`verify_entry`); a damaged one (truncated,
+edited, content hash mismatch) is deleted and rebuilt, and the new meta says why (``rebuilt``).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +35,11 @@ import cv2
 import numpy as np
 
 from ..errors import FerBenchError, ImageReadError
+from ..imageio import BAD_KINDS, bad_kind, display_name
 from ..labels import CANONICAL_WITH_CONTEMPT
 from .source import DataSource
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: too small / too large images skipped, display-safe item names
 RESIZE_METHODS = {"area": None, "nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR}
 COLOR_MODES = ("rgb", "gray", "auto")
 
@@ -98,15 +107,17 @@ def _resolve_color(source: DataSource, rows, color: str) -> str:
         try:
             if not _is_gray(source.read(rows[i])):
                 return "rgb"
-        except ImageReadError:
+        except Exception:  # an unreadable probe is skipped here and reported by the decode
             continue
     return "gray"
 
 
 def decode_split(source: DataSource, split: str, size: int, *, color: str = "auto", resize: str = "area",
                  workers: int | None = None, progress=None, root: Path | None = None) -> CachedSplit:
-    """Return the cached arrays for one split, decoding the images first if no cache entry exists.
+    """Return the cached arrays for one split, decoding the images first if no valid cache entry exists.
 
+    An existing entry is verified first (:func:`verify_entry`); a damaged one (truncated file, content hash
+    mismatch, unparsable meta) is removed and rebuilt, and the new meta records why (``rebuilt``).
     progress: optional callable(done, total) for a progress display.
     """
     if color not in COLOR_MODES:
@@ -119,20 +130,55 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
     root = Path(root) if root else cache_root()
     key = cache_key(source, split, size, color, resize)
     entry = root / key
-    if (entry / "meta.json").is_file():
-        return _load(entry)
+    rebuilt = None
+    if entry.exists():
+        problem = verify_entry(entry)
+        if problem is None:
+            return _load(entry)
+        rebuilt = problem
+        _discard(entry, root, key)
 
     items = df["item"].tolist()
     mode = _resolve_color(source, items, color)
     channels = 1 if mode == "gray" else 3
     label_index = {n: i for i, n in enumerate(CANONICAL_WITH_CONTEMPT)}
-    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{key}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    except OSError as exc:
+        raise _write_error(root, exc, 0) from None
     t0 = time.perf_counter()
-    images = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
-                                       shape=(len(items), size, size, channels))
+    try:
+        meta = _build(source, split, df, items, tmp, size, channels, mode, resize, label_index, workers,
+                      progress, rebuilt)
+        meta["decode_seconds"] = round(time.perf_counter() - t0, 2)
+        _write_bytes(tmp / "meta.json", json.dumps(meta, indent=1).encode())
+        _fsync_dir(tmp)
+    except OSError as exc:  # a full disk, a read-only or vanished cache folder: no entry is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(root, exc, len(items) * size * size * channels) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        os.replace(tmp, entry)  # atomic: readers see no entry or a complete one
+        _fsync_dir(root)
+    except OSError:  # another process finished first (its entry is verified like any other)
+        shutil.rmtree(tmp, ignore_errors=True)
+        if verify_entry(entry) is not None:
+            raise FerBenchError(
+                f"the decode cache entry {entry} is damaged and another process holds it; delete it and re-run"
+            ) from None
+    return _load(entry)
+
+
+def _build(source: DataSource, split: str, df, items: list[str], tmp: Path, size: int, channels: int,
+           mode: str, resize: str, label_index: dict[str, int], workers: int | None, progress,
+           rebuilt: str | None) -> dict:
+    """Decode every item into ``tmp``; returns the meta dict (everything but meta.json is written)."""
+    images = _alloc(tmp / "images.npy", (len(items), size, size, channels))
     ok = np.zeros(len(items), dtype=bool)
     digests: list[str] = [""] * len(items)
     bad: list[dict] = []
@@ -140,11 +186,15 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
     def work(i: int):
         try:
             img = source.read(items[i])
+            img = resize_square(img, size, resize)
+            if channels == 1 and img.shape[-1] == 3:
+                img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None]
         except ImageReadError as exc:
-            return i, None, str(exc)
-        img = resize_square(img, size, resize)
-        if channels == 1 and img.shape[-1] == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[..., None]
+            return i, None, (bad_kind(exc), str(exc))
+        except FerBenchError:  # not about this image (e.g. a bad $FER_BENCH_MAX_PIXELS): stop with it
+            raise
+        except Exception as exc:  # an adapter failing on one item is a skip with its reason, not a crash
+            return i, None, ("unreadable", f"{display_name(items[i])}: {type(exc).__name__}: {exc}")
         return i, img, None
 
     n_workers = workers or min(8, (os.cpu_count() or 2) + 2)
@@ -156,7 +206,7 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
                 ok[i] = True
                 digests[i] = hashlib.sha1(img.tobytes()).hexdigest()
             else:
-                bad.append({"item": items[i], "reason": err})
+                bad.append({"item": display_name(items[i]), "kind": err[0], "reason": err[1]})
             done += 1
             if progress and (done % 256 == 0 or done == len(items)):
                 progress(done, len(items))
@@ -164,36 +214,216 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
     del images
     keep = np.flatnonzero(ok)
     if len(keep) == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise FerBenchError(f"no readable image in split {split!r} of {source.name}; check the files")
+        kinds = ", ".join(f"{k} {n}" for k, n in _kind_counts(bad).items())
+        example = f"; e.g. {bad[0]['reason']}" if bad else ""
+        raise FerBenchError(
+            f"no readable image in split {split!r} of {display_name(source.name)} ({len(bad)} skipped: {kinds})"
+            f"{example}"
+        )
     if len(keep) < len(items):  # compact: drop unreadable rows
         full = np.load(tmp / "images.npy", mmap_mode="r")
-        compact = np.lib.format.open_memmap(tmp / "images.c.npy", mode="w+", dtype=np.uint8,
-                                            shape=(len(keep), size, size, channels))
+        compact = _alloc(tmp / "images.c.npy", (len(keep), size, size, channels))
         for start in range(0, len(keep), 4096):
             compact[start:start + 4096] = full[keep[start:start + 4096]]
         compact.flush()
         del compact, full
         os.replace(tmp / "images.c.npy", tmp / "images.npy")
+    _fsync(tmp / "images.npy")
     labels = np.array([label_index[lab] for lab in df["label"].to_numpy()[keep]], dtype=np.int16)
-    np.save(tmp / "labels.npy", labels)
-    np.save(tmp / "digests.npy", np.array([int(digests[i][:16], 16) for i in keep], dtype=np.uint64))
-    kept_items = [items[i] for i in keep]
-    (tmp / "items.json").write_text(json.dumps(kept_items))
+    _write_npy(tmp / "labels.npy", labels)
+    _write_npy(tmp / "digests.npy", np.array([int(digests[i][:16], 16) for i in keep], dtype=np.uint64))
+    # item ids for display (predictions tables, run records): a non-UTF-8 file name is shown as \xNN
+    _write_bytes(tmp / "items.json", json.dumps([display_name(items[i]) for i in keep]).encode())
     content = hashlib.sha256("\n".join(sorted(digests[i] for i in keep)).encode()).hexdigest()[:16]
     meta = {
-        "cache_version": CACHE_VERSION, "source": source.name, "format": source.format, "root": source.root,
-        "split": split, "manifest_hash": source.manifest_hash(split), "content_hash": content,
-        "size": size, "color": mode, "resize": resize, "n": len(keep), "n_manifest": len(items),
-        "unreadable": bad, "label_names": list(source.label_names),
-        "decode_seconds": round(time.perf_counter() - t0, 2),
+        "cache_version": CACHE_VERSION, "source": display_name(source.name), "format": source.format,
+        "root": display_name(source.root), "split": split, "manifest_hash": source.manifest_hash(split),
+        "content_hash": content, "size": size, "color": mode, "resize": resize, "n": len(keep),
+        "n_manifest": len(items), "unreadable": bad, "skipped": _kind_counts(bad),
+        "label_names": list(source.label_names), "files": _stamp(tmp),
     }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    if rebuilt:
+        meta["rebuilt"] = rebuilt
+    return meta
+
+
+def _kind_counts(bad: list[dict]) -> dict[str, int]:
+    """{kind: n} of skipped items, in BAD_KINDS order."""
+    counts = Counter(b.get("kind", "unreadable") for b in bad)
+    order = [*BAD_KINDS, *sorted(set(counts) - set(BAD_KINDS))]
+    return {k: counts[k] for k in order if counts[k]}
+
+
+# ------------------------------------------------------------------------------------------ atomic writes
+
+
+def _alloc(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """A writable uint8 .npy memmap whose blocks are reserved now: a full disk fails here with ENOSPC, not
+    later with SIGBUS (writing into a sparse memory-mapped file on a full disk kills the process)."""
+    arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    if hasattr(os, "posix_fallocate") and arr.nbytes:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                del arr
+                raise
+        finally:
+            os.close(fd)
+    return arr
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.replace(tmp, entry)
-    except OSError:  # another process finished first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return _load(entry)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to fsync a folder; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_npy(path: Path, arr: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, arr)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_error(root: Path, exc: OSError, need: int) -> FerBenchError:
+    need_txt = f" ({need / 1e6:,.0f} MB needed)" if need else ""
+    return FerBenchError(
+        f"cannot write the decode cache in {display_name(str(root))}: {exc.strerror or exc}{need_txt}; free disk "
+        f"space or set FER_BENCH_CACHE to a writable folder on a bigger disk"
+    )
+
+
+def _discard(entry: Path, root: Path, key: str) -> None:
+    """Move a damaged entry out of the way (atomically), then delete it."""
+    trash = root / f".{key}.damaged-{os.getpid()}"
+    try:
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(entry, trash)
+    except OSError:
+        trash = entry
+    shutil.rmtree(trash, ignore_errors=True)
+    if entry.exists():
+        raise FerBenchError(f"the decode cache entry {entry} is damaged and cannot be removed; delete it and re-run")
+
+
+# ------------------------------------------------------------------------------------------ verification
+
+#: files of an entry whose size and mtime are recorded in meta["files"] (and whose hashes, except images.npy)
+ENTRY_FILES = ("images.npy", "labels.npy", "digests.npy", "items.json")
+#: rows whose pixels are re-hashed on every load of an unchanged entry (spread evenly)
+VERIFY_SAMPLE_ROWS = 64
+#: ``FER_BENCH_CACHE_VERIFY=full`` re-hashes every image on every load (the default does it only when a file
+#: of the entry differs from what was written: size or modification time)
+VERIFY_ENV = "FER_BENCH_CACHE_VERIFY"
+
+
+def _stamp(folder: Path) -> dict[str, dict]:
+    out = {}
+    for name in ENTRY_FILES:
+        st = (folder / name).stat()
+        rec: dict = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+        if name != "images.npy":
+            rec["sha256"] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        out[name] = rec
+    return out
+
+
+def verify_entry(entry: Path, *, full: bool | None = None) -> str | None:
+    """None if the cache entry at *entry* is intact, else a short reason why it must be rebuilt.
+
+    Checked on every load: meta.json parses and matches the arrays' shapes; labels, digests and items match
+    their recorded sha256; ``VERIFY_SAMPLE_ROWS`` images match their recorded digests. When a file's size or
+    modification time differs from the meta record (a crash mid-write, a full disk, a copy, an edit), when the
+    entry predates these records, or with ``FER_BENCH_CACHE_VERIFY=full``, every image is re-hashed and the
+    split's content hash recomputed and compared with the recorded one.
+    """
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        n, size, color = int(meta["n"]), int(meta["size"]), meta["color"]
+        recorded = meta["content_hash"]
+        channels = 1 if color == "gray" else 3
+        images = np.load(entry / "images.npy", mmap_mode="r")
+        labels = np.load(entry / "labels.npy")
+        digests = np.load(entry / "digests.npy")
+        items = json.loads((entry / "items.json").read_text())
+    except FileNotFoundError as exc:
+        return f"missing file {Path(exc.filename or '?').name}"
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        return f"unreadable entry ({type(exc).__name__}: {str(exc)[:80]})"
+    if images.shape != (n, size, size, channels) or images.dtype != np.uint8:
+        return f"images.npy has shape {images.shape}, meta says {(n, size, size, channels)}"
+    if labels.shape != (n,) or digests.shape != (n,) or not isinstance(items, list) or len(items) != n:
+        return "labels/digests/items do not match the number of images"
+    if n and (labels.min() < 0 or labels.max() >= len(CANONICAL_WITH_CONTEMPT)):
+        return "labels.npy holds invalid class indices"
+    files = meta.get("files")
+    changed = not isinstance(files, dict)
+    if isinstance(files, dict):
+        for name in ENTRY_FILES:
+            rec = files.get(name) or {}
+            try:
+                st = (entry / name).stat()
+            except OSError:
+                return f"missing file {name}"
+            if rec.get("bytes") != st.st_size:
+                return f"{name} is {st.st_size} bytes, {rec.get('bytes')} were written (truncated or replaced)"
+            if "sha256" in rec and hashlib.sha256((entry / name).read_bytes()).hexdigest() != rec["sha256"]:
+                return f"{name} does not match its recorded hash"
+            changed |= rec.get("mtime_ns") != st.st_mtime_ns
+    if full is None:
+        full = changed or os.environ.get(VERIFY_ENV, "").strip().lower() == "full"
+    rows = np.arange(n) if full else np.unique(np.linspace(0, n - 1, min(n, VERIFY_SAMPLE_ROWS)).astype(int))
+    hexes = []
+    try:
+        for i in rows:
+            h = hashlib.sha1(np.ascontiguousarray(images[i]).tobytes()).hexdigest()
+            if int(h[:16], 16) != int(digests[i]):
+                return f"image {int(i)} does not match its recorded digest (corrupted images.npy)"
+            hexes.append(h)
+    except (OSError, ValueError) as exc:
+        return f"cannot read images.npy ({type(exc).__name__})"
+    if full:
+        content = hashlib.sha256("\n".join(sorted(hexes)).encode()).hexdigest()[:16]
+        if content != recorded:
+            return f"content hash {content} != recorded {recorded}"
+        if changed:
+            _restamp(entry, meta)
+    return None
+
+
+def _restamp(entry: Path, meta: dict) -> None:
+    """After a successful full check of a changed (or old) entry, record its files so loads are quick again."""
+    try:
+        meta = {**meta, "files": _stamp(entry)}
+        tmp = entry / f".meta.json.tmp-{os.getpid()}"
+        _write_bytes(tmp, json.dumps(meta, indent=1).encode())
+        os.replace(tmp, entry / "meta.json")
+    except OSError:  # a read-only cache: verified again next time
+        pass
 
 
 def _load(entry: Path) -> CachedSplit:

@@ -8,6 +8,9 @@ files. For pixel sources (FER2013 CSV, synth) ``source.read`` is called and the 
 the mode is ``L`` when the three channels are equal, else ``RGB``. (For AffectNet the size and mode are those
 of the full image file, not of the face crop that ``read`` returns.) Work runs in a thread pool (file reads,
 hashing and JPEG decoding release the GIL).
+
+Files are read exactly as the cache reads them (:mod:`fer_bench.imageio`), so the images listed as unreadable
+here, counted by kind (corrupt, too_small, too_large, ...), are exactly the ones a run or an evaluation skips.
 """
 
 from __future__ import annotations
@@ -26,45 +29,50 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import FerBenchError
-from ..imageio import decode_image
+from ..errors import ImageReadError
+from ..imageio import BAD_KINDS, BadImage, bad_kind, decode_image, display_name, read_file_bytes
 from .adapters import item_path
 from .source import SPLITS, DataSource
 
 #: items per thread-pool task
 BATCH = 128
-#: (sha256 or None, (w, h) or None, mode or None, error or None)
-Probe = tuple[str | None, tuple[int, int] | None, str | None, str | None]
+#: (sha256 or None, (w, h) or None, mode or None, (kind, error, detail) or None)
+Probe = tuple[str | None, tuple[int, int] | None, str | None, tuple[str, str, str] | None]
+
+
+def _bad(exc: Exception) -> tuple[str, str, str]:
+    return bad_kind(exc), str(exc), getattr(exc, "detail", str(exc))
 
 
 def _probe_file(path: Path, hash_contents: bool) -> Probe:
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, None, None, f"cannot read {path}: {exc.strerror or exc}"
+        data = read_file_bytes(path)
+    except BadImage as exc:
+        return None, None, None, _bad(exc)
     digest = hashlib.sha256(data).hexdigest() if hash_contents else None
     size = mode = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as im:
+            with Image.open(io.BytesIO(data)) as im:  # the header only: a bomb is not decoded here
                 size, mode = (int(im.size[0]), int(im.size[1])), str(im.mode)
     except Exception:
         pass
     try:
         decode_image(data, name=str(path))
-    except FerBenchError as exc:
-        return digest, size, mode, str(exc)
+    except ImageReadError as exc:
+        return digest, size, mode, _bad(exc)
     return digest, size, mode, None
 
 
 def _probe_pixels(read: Callable[[str], np.ndarray], item: str, hash_contents: bool) -> Probe:
     try:
         arr = np.ascontiguousarray(read(item))
-    except FerBenchError as exc:
-        return None, None, None, str(exc)
-    except Exception as exc:
-        return None, None, None, f"{type(exc).__name__}: {exc}"
+    except ImageReadError as exc:
+        return None, None, None, _bad(exc)
+    except Exception as exc:  # an adapter's read failing on one item is a skip, reported with its type
+        detail = f"{type(exc).__name__}: {exc}"
+        return None, None, None, ("unreadable", f"{display_name(item)}: {detail}", detail)
     digest = None
     if hash_contents:
         h = hashlib.sha256(repr((arr.shape, str(arr.dtype))).encode())
@@ -109,7 +117,11 @@ def inspect_dataset(
     ({split: {label: n}}), class_totals, examined, sizes ({top, distinct, min, max}), modes ({mode: n}),
     duplicates ({checked, n_groups, n_items, n_redundant, n_label_conflict, n_cross_split, leakage
     ({"train/test": n_groups, ...}), groups: [{sha256, items, labels, splits, label_conflict, cross_split}]}),
-    unreadable ([{item, error}]), notes, seconds.
+    decoded (examined images that decode), skipped ({kind: n}, kinds as in ``fer_bench.imageio.BAD_KINDS``:
+    unreadable, empty, not_an_image, corrupt, too_large, too_small), unreadable ([{item, kind, error, detail}]: every
+    examined image that is not decoded, so ``decoded + len(unreadable) == examined``), notes, seconds.
+    Item names are shown with ``display_name`` (non-UTF-8 bytes as ``\\xNN``), so the report always
+    serialises and prints.
     """
     t0 = time.perf_counter()
     m = source.manifest
@@ -146,6 +158,7 @@ def inspect_dataset(
 
     sizes: Counter = Counter()
     modes: Counter = Counter()
+    kinds: Counter = Counter()
     unreadable = []
     by_hash: dict[str, list[int]] = defaultdict(list)
     for k, (digest, size, mode, err) in enumerate(results):
@@ -154,7 +167,8 @@ def inspect_dataset(
         if mode is not None:
             modes[mode] += 1
         if err is not None:
-            unreadable.append({"item": items[k], "error": err})
+            kinds[err[0]] += 1
+            unreadable.append({"item": display_name(items[k]), "kind": err[0], "error": err[1], "detail": err[2]})
         if digest is not None:
             by_hash[digest].append(k)
 
@@ -174,7 +188,7 @@ def inspect_dataset(
                 leakage[f"{a}/{b}"] += 1
         groups.append({
             "sha256": digest[:16],
-            "items": [items[k] for k in ks],
+            "items": [display_name(items[k]) for k in ks],
             "labels": g_labels,
             "splits": g_splits,
             "label_conflict": len(set(g_labels)) > 1,
@@ -185,9 +199,9 @@ def inspect_dataset(
 
     all_sizes = list(sizes)
     report: dict[str, Any] = {
-        "name": source.name,
+        "name": display_name(source.name),
         "format": source.format,
-        "root": source.root,
+        "root": display_name(source.root),
         "manifest_hash": source.manifest_hash(),
         "n_images": len(m),
         "splits": splits,
@@ -195,6 +209,8 @@ def inspect_dataset(
         "counts": counts,
         "class_totals": class_totals,
         "examined": len(items),
+        "decoded": len(items) - len(unreadable),
+        "skipped": {kind: kinds[kind] for kind in BAD_KINDS if kinds[kind]},
         "sizes": {
             "top": [{"width": w, "height": h, "count": c} for (w, h), c in sizes.most_common(5)],
             "distinct": len(sizes),

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..imageio import name_bytes
+
 #: Manifest columns. ``item``: unique id within the source (relative path, or "row:<n>" for CSV pixels);
 #: ``label``: canonical label name; ``split``: "train", "val", "test" or "all" (no split given by the source);
 #: ``fingerprint``: cheap change detector (file size + mtime, or a hash of the CSV pixels) used in the hash.
+#: (Item ids are file names as Python sees them: undecodable bytes of a non-UTF-8 name are lone surrogates;
+#: hash them with ``imageio.name_bytes`` and show them with ``imageio.display_name``.)
 MANIFEST_COLUMNS = ("item", "label", "split", "fingerprint")
 SPLITS = ("train", "val", "test", "all")
 
@@ -64,7 +68,7 @@ def manifest_hash(df: pd.DataFrame) -> str:
     )
     h = hashlib.sha256()
     for line in rows:
-        h.update(line.encode("utf-8"))
+        h.update(name_bytes(line))  # a non-UTF-8 file name hashes as its bytes (same as UTF-8 otherwise)
         h.update(b"\n")
     return h.hexdigest()[:16]
 

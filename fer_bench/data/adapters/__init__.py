@@ -29,7 +29,7 @@ from ..source import DataSource
 from ._common import show
 from .affectnet import find_affectnet, is_affectnet_csv, open_affectnet_csv
 from .fer2013_csv import find_fer2013_csv, is_fer2013_csv, open_fer2013_csv
-from .folder import NotAFolderDataset, looks_like_folder_dataset, open_folder
+from .folder import NotAFolderDataset, folders_phrase, looks_like_folder_dataset, open_folder
 from .rafdb import find_rafdb_root, open_rafdb
 from .registry import DEFAULT_REGISTRY, RegistryEntry, load_registry, registry_path
 from .synthetic import open_synth, parse_synth_spec
@@ -100,8 +100,8 @@ def _detect(path: Path, *, descend: bool = True) -> tuple[str, Path]:
             except FerBenchError:
                 pass
     raise FerBenchError(
-        f"cannot tell the dataset format of {show(path)}; expected {SUPPORTED_LAYOUTS} "
-        f"(or pass --format {'|'.join(FORMATS)})"
+        f"cannot tell the dataset format of {show(path)}: {folders_phrase(path)}; expected "
+        f"{SUPPORTED_LAYOUTS} (or pass --format {'|'.join(FORMATS)})"
     )
 
 

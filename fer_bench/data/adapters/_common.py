@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ...imageio import display_name
+
 #: Split folder / column names seen in public datasets (compared lower-case, without ``_ -`` and spaces).
 SPLIT_SYNONYMS: dict[str, str] = {
     "train": "train", "training": "train", "trainset": "train",
@@ -30,7 +32,8 @@ def is_hidden(name: str) -> bool:
 
 
 def show(path: str | Path) -> str:
-    """A path for messages: absolute, with the home directory shortened to ``~``."""
+    """A path for messages: absolute, with the home directory shortened to ``~``; non-UTF-8 bytes and
+    control characters escaped (:func:`fer_bench.imageio.display_name`), so any name prints on one line."""
     p = Path(path).expanduser()
     try:
         p = p.absolute()
@@ -38,6 +41,6 @@ def show(path: str | Path) -> str:
         pass
     home = Path.home()
     try:
-        return "~/" + p.relative_to(home).as_posix() if p != home else "~"
+        return display_name("~/" + p.relative_to(home).as_posix() if p != home else "~")
     except ValueError:
-        return str(p)
+        return display_name(str(p))

@@ -9,17 +9,25 @@ Split folders: ``train``/``training``; ``val``/``valid``/``validation``/``Public
 ``test``/``testing``/``PrivateTest`` (-> test). Class folders may hold sub-folders (searched recursively).
 Entries starting with ``.`` or ``_`` (``.detections``, ``_sheets``) and plain files at the top level
 (``manifest.csv``, ``report.md``) are ignored. A folder holding images whose name is not an expression is an
-error (a typo such as ``happpy`` must not silently drop a class). Numeric class folders (``0`` .. ``7``) are
-only accepted with ``format="affectnet_folders"`` and then mapped through ``DATASET_ORDERS["affectnet"]``.
+error naming every such folder (a typo such as ``happpy`` must not silently drop a class). Numeric class
+folders (``0`` .. ``7``) are only accepted with ``format="affectnet_folders"`` and then mapped through
+``DATASET_ORDERS["affectnet"]``.
+
+Symlinks are followed once: a folder reached twice (a loop, or two links to it) is scanned once; a link
+inside a class folder to the root, a split or a class folder is not entered (those images belong to that
+folder); an image reached both directly and through a symlink, or through two symlinks, is counted once
+(the direct path wins). Every entry with an image suffix is listed, even a dangling symlink: it is reported
+as unreadable when read, never silently dropped. All of this is summarised in the source's notes.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import FerBenchError
-from ...imageio import is_image_file, read_image
+from ...imageio import display_name, is_image_file, read_image
 from ...labels import CANONICAL_WITH_CONTEMPT, DATASET_ORDERS, canonical_label, is_label, label_names_for
 from ..source import DataSource, make_manifest
 from ._common import fingerprint, is_hidden, show, split_of
@@ -49,54 +57,184 @@ def _visible_dirs(folder: Path) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
     return sorted(dirs, key=lambda e: e.name), sorted(files, key=lambda e: e.name)
 
 
-def _has_image(folder: Path, depth: int = 0) -> bool:
-    """True if *folder* holds an image file (recursive, stops at the first one)."""
+def _dir_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a folder (symlinks followed), or None if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _has_image(folder: Path, depth: int = 0, seen: set | None = None) -> bool:
+    """True if *folder* holds an image file (recursive, stops at the first one; symlink loops visited once)."""
+    seen = set() if seen is None else seen
+    ident = _dir_id(str(folder))
+    if ident is None or ident in seen:
+        return False
+    seen.add(ident)
+    subdirs = []
     try:
         with os.scandir(folder) as it:
-            subdirs = []
             for e in it:
                 if e.name.startswith("."):
                     continue
-                if e.is_dir():
+                try:
+                    is_dir = e.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
                     subdirs.append(e.path)
                 elif is_image_file(e.name):
                     return True
     except OSError:
         return False
-    return depth < MAX_DEPTH and any(_has_image(Path(d), depth + 1) for d in subdirs)
+    return depth < MAX_DEPTH and any(_has_image(Path(d), depth + 1, seen) for d in subdirs)
 
 
-def _scan_images(folder: Path, root: Path, depth: int = 0) -> tuple[list[tuple[str, str]], int]:
-    """All images under *folder*: ([(relative posix path, fingerprint)], number of non-image files)."""
-    found: list[tuple[str, str]] = []
+@dataclass
+class _Scan:
+    """What one dataset scan found. ``found``: (item, fingerprint, file identity or None, reached via a
+    symlink); ``seen_dirs``: folders already scanned (device, inode), so a symlink loop or a second link to the
+    same folder is scanned once; ``skipped_dirs``: folders not scanned again (shown in a note)."""
+
+    root: Path
+    notes: list[str]
+    seen_dirs: dict = field(default_factory=dict)  # (device, inode) -> the folder's path as shown
+    reserved: set = field(default_factory=set)  # the root, split and class folders: never entered via a link
+    skipped_dirs: list[str] = field(default_factory=list)
+
+
+def _scan_images(
+    folder: Path, scan: _Scan, depth: int = 0, via_link: bool = False
+) -> tuple[list[tuple[str, str, tuple[int, int] | None, bool]], int]:
+    """All image files under *folder*: ([(item, fingerprint, file identity, via symlink)], non-image files).
+
+    Every entry with an image suffix is listed, even one that cannot be stat'ed (a dangling symlink, a
+    symlink loop): reading it later reports it as unreadable instead of it silently disappearing.
+    """
+    found: list[tuple[str, str, tuple[int, int] | None, bool]] = []
     other = 0
-    subdirs = []
-    with os.scandir(folder) as it:
-        for e in it:
-            if e.name.startswith("."):
-                continue
-            try:
-                if e.is_dir():
-                    subdirs.append(e.path)
-                    continue
-                if not is_image_file(e.name):
-                    other += 1
-                    continue
-                st = e.stat()
-            except OSError:
-                continue
-            found.append((Path(e.path).relative_to(root).as_posix(), fingerprint(st)))
+    ident = _dir_id(str(folder))
+    if ident is not None:
+        if depth == 0 and ident in scan.seen_dirs:
+            raise FerBenchError(
+                f"class folders {scan.seen_dirs[ident]} and {show(folder)} are the same folder (a symlink); its "
+                f"images cannot have two labels or splits: remove one of them"
+            )
+        if ident in scan.seen_dirs or (depth > 0 and ident in scan.reserved):
+            scan.skipped_dirs.append(show(folder))
+            return found, other
+        scan.seen_dirs[ident] = show(folder)
+    subdirs: list[tuple[str, bool]] = []
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        if depth == 0:
+            raise FerBenchError(
+                f"cannot list class folder {show(folder)}: {exc.strerror or exc}; check its permissions"
+            ) from None
+        scan.notes.append(f"{show(folder)}: cannot list ({exc.strerror or exc}); images inside it not counted")
+        return found, other
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            link = e.is_symlink()
+        except OSError:
+            link = False
+        try:
+            is_dir = e.is_dir()
+        except OSError:  # e.g. a symlink loop: is_dir() cannot tell
+            is_dir = False
+        if is_dir:
+            subdirs.append((e.path, via_link or link))
+            continue
+        if not is_image_file(e.name):
+            other += 1
+            continue
+        try:
+            st = e.stat()
+            fp, fid = fingerprint(st), (st.st_dev, st.st_ino)
+        except OSError as exc:  # dangling symlink / loop: kept, reported when read
+            fp, fid = f"error:{exc.errno}", None
+        found.append((Path(e.path).relative_to(scan.root).as_posix(), fp, fid, via_link or link))
     if depth < MAX_DEPTH:
-        for d in sorted(subdirs):
-            f, o = _scan_images(Path(d), root, depth + 1)
+        for d, linked in subdirs:
+            f, o = _scan_images(Path(d), scan, depth + 1, linked)
             found.extend(f)
             other += o
+    else:
+        scan.notes.append(f"{show(folder)}: sub-folders deeper than {MAX_DEPTH} levels not searched")
     return found, other
+
+
+def _dedup_links(
+    rows: list[tuple[str, str, str, str]], ids: dict[str, tuple[tuple[int, int] | None, bool]], notes: list[str]
+) -> list[tuple[str, str, str, str]]:
+    """Count every image file once: drop entries reached through a symlink whose target is already listed.
+
+    A file listed directly wins over its symlinks; among symlinks only, the first path in sort order wins.
+    A symlink filed under another class than its target is named in a note (the target's folder decides).
+    """
+    by_file: dict[tuple[int, int], list[tuple[str, str, str, str]]] = {}
+    for r in rows:
+        fid, _ = ids[r[0]]
+        if fid is not None:
+            by_file.setdefault(fid, []).append(r)
+    drop: set[str] = set()
+    conflicts: list[str] = []
+    for group in by_file.values():
+        if len(group) < 2 or not any(ids[r[0]][1] for r in group):
+            continue  # a single entry, or hard links only (separate directory entries: inspect flags them)
+        direct = [r for r in group if not ids[r[0]][1]]
+        keep = direct if direct else [min(group, key=lambda r: r[0])]
+        kept = {r[0] for r in keep}
+        for r in group:
+            if r[0] not in kept:
+                drop.add(r[0])
+                target = keep[0]
+                if (r[1], r[2]) != (target[1], target[2]):
+                    conflicts.append(
+                        f"{display_name(r[0])} ({r[2]}/{r[1]}) -> {display_name(target[0])} ({target[2]}/{target[1]})"
+                    )
+    if drop:
+        notes.append(f"{len(drop)} symlink(s) to images already in the dataset counted once (not twice)")
+    if conflicts:
+        more = f" ... +{len(conflicts) - 5} more" if len(conflicts) > 5 else ""
+        notes.append(
+            f"{len(conflicts)} symlink(s) filed under another class or split than their target, counted "
+            f"under the target's: {'; '.join(conflicts[:5])}{more}"
+        )
+    return [r for r in rows if r[0] not in drop]
 
 
 def _numeric(name: str) -> int | None:
     s = name.strip()
     return int(s) if s.isdigit() else None
+
+
+def folders_phrase(root: Path, dirs: list[os.DirEntry] | None = None) -> str:
+    """Names the sub-folders of *root* and says they are neither classes nor splits (for error messages)."""
+    if dirs is None:
+        try:
+            dirs, _ = _visible_dirs(root)
+        except FerBenchError:
+            dirs = []
+    names = [display_name(d.name) + "/" for d in dirs if not is_hidden(d.name)]
+    if not names:
+        return "it has no sub-folders"
+    listed = ", ".join(names[:12]) + (f" ... +{len(names) - 12} more" if len(names) > 12 else "")
+    return (
+        f"its folders {listed} are neither expression names ({ACCEPTED_NAMES}) nor split names "
+        f"(train, val/validation, test)"
+    )
+
+
+def not_a_dataset_message(root: Path, dirs: list[os.DirEntry] | None = None) -> str:
+    """Why *root* is not a folder dataset, naming the sub-folders it has."""
+    return f"{show(root)} has no class folders and no split folders: {folders_phrase(root, dirs)}"
 
 
 def looks_like_folder_dataset(path: Path) -> bool:
@@ -108,14 +246,42 @@ def looks_like_folder_dataset(path: Path) -> bool:
     )
 
 
+ACCEPTED_NAMES = (
+    f"{', '.join(CANONICAL_WITH_CONTEMPT)} (any case; synonyms such as anger, happiness, sadness, surprised "
+    f"work)"
+)
+
+
+def _unknown_message(unknown: list[str], found: set[str]) -> str:
+    listed = ", ".join(unknown[:12]) + (f" ... +{len(unknown) - 12} more" if len(unknown) > 12 else "")
+    s = "s" if len(unknown) > 1 else ""
+    return (
+        f"unknown class folder{s} {listed}: not {'expression names' if s else 'an expression name'} (found "
+        f"class folders: "
+        f"{', '.join(sorted(found)) or 'none'}); accepted names are {ACCEPTED_NAMES}; rename the folder{s}, "
+        f"move {'them' if s else 'it'} out of the dataset, or prefix {'them' if s else 'it'} with _ to have "
+        f"{'them' if s else 'it'} ignored"
+    )
+
+
 def _class_level(
-    folder: Path, root: Path, split: str, numeric_order: tuple[str, ...] | None, notes: list[str]
+    folder: Path,
+    scan: _Scan,
+    split: str,
+    numeric_order: tuple[str, ...] | None,
+    unknown: list[str],
+    found_labels: set[str],
+    ids: dict[str, tuple[tuple[int, int] | None, bool]],
 ) -> list[tuple[str, str, str, str]]:
-    """Manifest rows of one folder whose sub-folders are classes."""
+    """Manifest rows of one folder whose sub-folders are classes.
+
+    Folders holding images whose names are not expressions are appended to *unknown* (the caller raises one
+    error naming all of them, across splits); *found_labels* collects the classes found.
+    """
+    notes = scan.notes
     dirs, files = _visible_dirs(folder)
     classes: list[tuple[os.DirEntry, str]] = []
     numeric: list[str] = []
-    unknown: list[str] = []
     for d in dirs:
         if is_hidden(d.name):
             continue
@@ -133,10 +299,10 @@ def _class_level(
                              f"(AffectNet 8-10 = none/uncertain/non-face); skipped")
             continue
         if _has_image(Path(d.path)):
-            unknown.append(d.name)
+            unknown.append(show(d.path))
         else:
             notes.append(f"{show(d.path)}: not a class folder and holds no images; ignored")
-    found = sorted({lab for _, lab in classes})
+    found_labels.update(lab for _, lab in classes)
     nums = {_numeric(d.name) for d in dirs if not is_hidden(d.name) and _numeric(d.name) is not None}
     if numeric_order is not None and nums == set(range(1, 8)):
         raise FerBenchError(
@@ -151,15 +317,7 @@ def _class_level(
             f"4 fear, 5 disgust, 6 angry, 7 contempt) pass --format affectnet_folders, otherwise (e.g. RAF-DB's "
             f"1..7) rename the folders to expression names ({', '.join(CANONICAL_WITH_CONTEMPT)})"
         )
-    if numeric:
-        unknown.extend(numeric)
-    if unknown:
-        raise FerBenchError(
-            f"unknown class folder{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(show(folder / u) for u in unknown)} (found class folders: {', '.join(found) or 'none'}); "
-            f"rename to one of {', '.join(CANONICAL_WITH_CONTEMPT)}, or move it out of {show(folder)} "
-            f"(or prefix it with _ to have it ignored)"
-        )
+    unknown.extend(show(folder / u) for u in numeric)
     stray = sum(1 for f in files if is_image_file(f.name))
     if stray:
         notes.append(f"{show(folder)}: {stray} image(s) outside any class folder; ignored")
@@ -168,7 +326,7 @@ def _class_level(
     rows: list[tuple[str, str, str, str]] = []
     seen: dict[str, str] = {}
     for d, label in classes:
-        images, other = _scan_images(Path(d.path), root)
+        images, other = _scan_images(Path(d.path), scan)
         if not images:
             raise FerBenchError(
                 f"class folder {show(d.path)} contains no images; add images to it or delete the folder"
@@ -178,7 +336,9 @@ def _class_level(
         if label in seen:
             notes.append(f"{show(d.path)} and {seen[label]} both map to class {label!r}; merged")
         seen[label] = show(d.path)
-        rows.extend((item, label, split, fp) for item, fp in images)
+        for item, fp, fid, linked in images:
+            ids[item] = (fid, linked)
+            rows.append((item, label, split, fp))
     return rows
 
 
@@ -193,30 +353,52 @@ def open_folder(path: str | Path, *, name: str | None = None, numeric_order: str
         raise FerBenchError(f"dataset folder {show(root)} not found; check the path")
     order = DATASET_ORDERS[numeric_order] if numeric_order else None
     notes: list[str] = []
+    scan = _Scan(root=root, notes=notes)
     dirs, _ = _visible_dirs(root)
     split_dirs = [(d, split_of(d.name)) for d in dirs if not is_hidden(d.name) and split_of(d.name)]
     label_dirs = [d for d in dirs if not is_hidden(d.name) and (is_label(d.name) or _numeric(d.name) is not None)]
     if split_dirs and label_dirs:
         raise FerBenchError(
-            f"{show(root)} mixes split folders ({', '.join(d.name for d, _ in split_dirs)}) and class folders "
-            f"({', '.join(d.name for d in label_dirs)}); move the class folders into a split folder"
+            f"{show(root)} mixes split folders ({', '.join(display_name(d.name) for d, _ in split_dirs)}) and "
+            f"class folders ({', '.join(display_name(d.name) for d in label_dirs)}); move the class folders into "
+            f"a split folder"
         )
+    # a symlink inside a class folder pointing at the root, a split or a class folder is not followed: its
+    # images belong to (and are counted under) that folder, not under the class holding the link
+    for folder in [root] + [Path(d.path) for d, _ in split_dirs]:
+        scan.reserved.add(_dir_id(str(folder)))
+        try:
+            sub, _ = _visible_dirs(folder)
+        except FerBenchError:
+            continue
+        scan.reserved.update(_dir_id(d.path) for d in sub if not is_hidden(d.name))
+    scan.reserved.discard(None)
     rows: list[tuple[str, str, str, str]] = []
+    unknown: list[str] = []
+    found_labels: set[str] = set()
+    ids: dict[str, tuple[tuple[int, int] | None, bool]] = {}
     if split_dirs:
         for d in dirs:
             if not is_hidden(d.name) and not split_of(d.name):
                 notes.append(f"{show(d.path)}: neither a split nor a class folder; ignored")
         for d, split in split_dirs:
-            part = _class_level(Path(d.path), root, split, order, notes)
-            if not part:
+            part = _class_level(Path(d.path), scan, split, order, unknown, found_labels, ids)
+            if not part and not unknown:
                 notes.append(f"{show(d.path)}: split folder without class folders; skipped")
             rows.extend(part)
     elif label_dirs:
-        rows = _class_level(root, root, "all", order, notes)
+        rows = _class_level(root, scan, "all", order, unknown, found_labels, ids)
     else:
-        raise NotAFolderDataset(
-            f"{show(root)} has no class folders (angry/, happy/, ...) and no split folders (train/, test/)"
+        raise NotAFolderDataset(not_a_dataset_message(root, dirs))
+    if unknown:
+        raise FerBenchError(_unknown_message(unknown, found_labels))
+    if scan.skipped_dirs:
+        more = f" ... +{len(scan.skipped_dirs) - 5} more" if len(scan.skipped_dirs) > 5 else ""
+        notes.append(
+            f"{len(scan.skipped_dirs)} folder(s) reached again through a symlink (a loop or a second link) not "
+            f"scanned twice: {', '.join(scan.skipped_dirs[:5])}{more}"
         )
+    rows = _dedup_links(rows, ids, notes)
     if not rows:
         raise FerBenchError(
             f"no images found under {show(root)}; expected class folders such as happy/ holding .jpg/.png "
