@@ -35,5 +35,6 @@ def register(app: typer.Typer) -> None:
 
             evaluation = evaluate_model(out, card_data)[0]
             console.print(f"{out}: accuracy {evaluation['accuracy']:.4f}, UAR {evaluation['uar']:.4f} on "
-                          f"{evaluation['dataset']} [{evaluation['split']}]")
+                          f"{evaluation['dataset']}, split {evaluation['split']!r} ({evaluation['n']} images)",
+                          markup=False, highlight=False, soft_wrap=True)
         console.print(f"model card: {write_ensemble_card(out, summary, evaluation)}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import FerBenchError
@@ -57,11 +58,43 @@ def evaluate_model(model_path: Path, data: str, *, split: str | None = None, pre
         "fer_bench_model": ours, "dataset": src.name, "split": split,
         "manifest_hash": src.manifest_hash(split), "content_hash": cache.meta["content_hash"],
         "unreadable": len(cache.meta["unreadable"]),
+        # every image of the split, and why the ones not scored were skipped (unreadable, too large, ... as the
+        # cache counts them; labels outside the model's classes, e.g. contempt for a 7-class model)
+        "n_split": int(cache.meta.get("n_manifest", len(cache) + len(cache.meta["unreadable"]))),
+        "skipped": _skipped(cache.meta, metrics),
         "input": {"size": spec.input_size, "color": spec.color, "scaling": spec.scaling,
                   "label_order": list(spec.labels), "preset": preset, "flip_tta": flip_tta, "resize": resize},
         "seconds": round(time.perf_counter() - t0, 2), "versions": versions(),
     }
     return metrics, table
+
+
+def _skipped(meta: dict, metrics: dict) -> dict[str, int]:
+    """{reason: images} of the split's images that were not scored."""
+    kinds = meta.get("skipped")
+    if not isinstance(kinds, dict):
+        kinds = {"unreadable": len(meta.get("unreadable", []))}
+    out = {str(k): int(v) for k, v in kinds.items() if v}
+    dropped = int(metrics.get("dropped_out_of_label_space", 0))
+    if dropped:
+        out["label outside the model's classes"] = dropped
+    return out
+
+
+def _summary_table(model: Path, metrics: dict) -> Table:
+    """The headline table: which split was scored, how many of its images were scored and skipped, the metrics
+    (fits 80 columns)."""
+    from rich import box
+
+    skipped = metrics.get("skipped", {})
+    t = Table(title=escape(f"{model} on {metrics['dataset']}"), box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+              caption="P, R, F1: macro averages over the classes", caption_justify="left")
+    for col in ("split", "scored", "skipped", "Acc", "UAR", "P", "R", "F1", "top-2"):
+        t.add_column(col, justify="left" if col == "split" else "right", no_wrap=True)
+    t.add_row(escape(str(metrics["split"])), str(metrics["n"]), str(sum(skipped.values())),
+              f"{metrics['accuracy']:.4f}", f"{metrics['uar']:.4f}", f"{metrics['precision']:.4f}",
+              f"{metrics['recall']:.4f}", f"{metrics['f1']:.4f}", f"{metrics['top2_accuracy']:.4f}")
+    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -102,13 +135,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print(text)
             return
-        t = Table(title=f"{model} on {metrics['dataset']} [{metrics['split']}]")
-        for col in ("n", "Acc", "UAR", "macro P", "macro R", "macro F1", "top-2"):
-            t.add_column(col)
-        t.add_row(str(metrics["n"]), f"{metrics['accuracy']:.4f}", f"{metrics['uar']:.4f}",
-                  f"{metrics['precision']:.4f}", f"{metrics['recall']:.4f}", f"{metrics['f1']:.4f}",
-                  f"{metrics['top2_accuracy']:.4f}")
-        console.print(t)
+        console.print(_summary_table(model, metrics))
+        skipped = metrics.get("skipped", {})
+        console.print(f"scored {metrics['n']} of {metrics.get('n_split', '?')} images of split "
+                      f"{metrics['split']!r}; skipped: "
+                      + (", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items()) if skipped else "none"),
+                      markup=False, highlight=False, soft_wrap=True)
         pc = Table(title="per class")
         for col in ("class", "recall", "precision", "f1", "support"):
             pc.add_column(col)
