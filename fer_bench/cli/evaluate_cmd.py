@@ -137,10 +137,9 @@ def register(app: typer.Typer) -> None:
             return
         console.print(_summary_table(model, metrics))
         skipped = metrics.get("skipped", {})
+        why = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in skipped.items()) if skipped else "none"
         console.print(f"scored {metrics['n']} of {metrics.get('n_split', '?')} images of split "
-                      f"{metrics['split']!r}; skipped: "
-                      + (", ".join(f"{n} {why.replace('_', ' ')}" for why, n in skipped.items()) if skipped else "none"),
-                      markup=False, highlight=False, soft_wrap=True)
+                      f"{metrics['split']!r}; skipped: {why}", markup=False, highlight=False, soft_wrap=True)
         pc = Table(title="per class")
         for col in ("class", "recall", "precision", "f1", "support"):
             pc.add_column(col)
