@@ -32,6 +32,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+# TensorFlow's C++ start-up banner goes to fd 2 whatever TF_CPP_MIN_LOG_LEVEL says; one helper hides it
+# (also used as detect.quiet_native_stderr by build.py's workers)
+from ..tfenv import quiet_native_stderr
+
 DETECTORS = ("mtcnn", "haar")
 #: bump when detection semantics change: invalidates cached detections
 DETECT_VERSION = 3
@@ -72,25 +76,6 @@ class DetectorSpec:
 
 
 # ---------------------------------------------------------------------------------------------- detectors
-
-
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Silence file descriptor 2 for a moment: TensorFlow's C++ start-up banner (oneDNN, CUDA probing) is
-    written there regardless of TF_CPP_MIN_LOG_LEVEL and would clutter the progress display once per worker.
-    Python exceptions are unaffected (they propagate, and are printed after fd 2 is restored)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # pragma: no cover - no fd 2
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _mtcnn_detector() -> DetectFn:
