@@ -176,6 +176,7 @@ def _specials(corpus: Corpus, split: str, label: str, other: str, seed: int) -> 
     add("[red]markup.png", encode(noise(seed + 16, 20, 20), "PNG"), DECODED, (20, 20), "rich markup in the name")
     (d / "m[" / "x]").mkdir(parents=True)  # item ".../m[/x]/m.jpg" holds a closing tag rich would choke on
     add("m[/x]/m.jpg", encode(noise(seed + 17, 20, 20), "JPEG"), DECODED, (20, 20), "a markup tag in the path")
+    add("m[/x]/cut.jpg", good_jpg[:300], "corrupt", why="listed in the unreadable table: its path must be escaped")
     # files that are not listed
     (d / "notes.txt").write_text("not an image\n")
     (d / "Thumbs.db").write_bytes(b"\0" * 64)
@@ -202,9 +203,9 @@ def _specials(corpus: Corpus, split: str, label: str, other: str, seed: int) -> 
     add("nest/deep.png", encode(noise(seed + 21, 30, 30), "PNG"), DECODED, (30, 30), "in a sub-folder")
     os.symlink(".", d / "nest" / "self")
     corpus.not_listed[f"{rel}/nest/self"] = "symlink loop to its own folder: scanned once"
-    os.symlink("../../_outside", d / "ext")
+    os.symlink(f"../../_outside_{split}", d / "ext")
     add("ext/outside.png", None, DECODED, (36, 36), "through a symlink to a folder outside the classes")
-    os.symlink("../../_outside", d / "ext2")
+    os.symlink(f"../../_outside_{split}", d / "ext2")
     corpus.not_listed[f"{rel}/ext2"] = "second symlink to the same folder: scanned once"
     (d / "dir.jpg").mkdir()
     add("dir.jpg/inner.png", encode(noise(seed + 22, 30, 30), "PNG"), DECODED, (30, 30), "folder named dir.jpg")
@@ -230,9 +231,10 @@ def make_corpus(root: str | Path, *, seed: int = 0) -> Corpus:
                 corpus.expected[f"{split}/{label}/{fname}"] = Expected(
                     f"{split}/{label}/{fname}", split, label, DECODED, (36, 36), "good"
                 )
-    (root / "_outside").mkdir(parents=True)
-    (root / "_outside" / "outside.png").write_bytes(encode(noise(seed + 999, 36, 36), "PNG"))
-    corpus.not_listed["_outside"] = "hidden folder (prefix _): only reached through a symlink"
+    for k, split in enumerate(("train", "test")):
+        (root / f"_outside_{split}").mkdir(parents=True)
+        (root / f"_outside_{split}" / "outside.png").write_bytes(encode(noise(seed + 999 + k, 36, 36), "PNG"))
+        corpus.not_listed[f"_outside_{split}"] = "hidden folder (prefix _): only reached through a symlink"
     _specials(corpus, "train", "happy", "angry", seed + 10_000)
     _specials(corpus, "test", "angry", "happy", seed + 20_000)
     return corpus

@@ -15,12 +15,14 @@ after one exclusion.)
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from ..errors import FerBenchError
 from ..imageio import display_name, name_bytes
 
 NAME_HASH_LEN = 10
+_BACKSLASH = re.compile(r"\\(?!x[0-9a-fA-F]{2})")
 
 
 def priority(seed: int, source: str) -> str:
@@ -72,8 +74,8 @@ def read_exclude_file(path: str | Path) -> list[str]:
         for sep in (" #", "\t#"):
             if sep in s:
                 s = s.split(sep, 1)[0].strip()
-        if s:
-            entries.append(s.replace("\\", "/"))
+        if s:  # Windows separators become /, except in the \xNN escapes that show non-UTF-8 bytes of a name
+            entries.append(_BACKSLASH.sub("/", s))
     return entries
 
 
