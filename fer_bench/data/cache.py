@@ -325,7 +325,10 @@ def _discard(entry: Path, root: Path, key: str) -> None:
         os.replace(entry, trash)
     except OSError:
         trash = entry
-    shutil.rmtree(trash, ignore_errors=True)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:  # a stray file (or link) where the entry folder should be
+        trash.unlink(missing_ok=True)
     if entry.exists():
         raise FerBenchError(f"the decode cache entry {entry} is damaged and cannot be removed; delete it and re-run")
 
