@@ -13,33 +13,37 @@ Builds a temporary SRC (never inside the repo): for every class, N real 48x48 gr
   so the JSON records the load average too;
 * detection rate: how many of the upscaled 48-px FER faces MTCNN finds (they are small and blurry).
 
-Writes ``results/benchmarks/btfer_throughput.json``. Exits 0 with a message when ../shared is absent.
+Writes ``results/benchmarks/btfer_throughput.json`` (``--out``). Exits 0 with a message when the FER2013 folder
+(``--data``, default ../shared/data/fer2013) is absent. The measurement is ``measure_build_throughput`` (returns
+a dict); ``main`` parses the arguments, calls it and writes.
 
     python benchmarks/btfer_throughput.py                      # 7 classes x 30 photos, all cores
     python benchmarks/btfer_throughput.py --per-class-src 40 --workers 2 --face-size 120:160
+    python -m benchmarks.btfer_throughput --per-class-src 2 --per-class 1 --workers 1   # a quick check
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if __package__:
+    from . import harness
+else:  # run as a file (python benchmarks/btfer_throughput.py): this folder is sys.path[0]
+    import harness
+
+harness.quiet_tf()
 
 import cv2
 import numpy as np
 
-FER_TRAIN = REPO.parent / "shared" / "data" / "fer2013" / "train"
-RESULT = REPO / "results" / "benchmarks" / "btfer_throughput.json"
+FER_TRAIN = harness.DEFAULT_DATA / "train"
+RESULT = harness.RESULTS / "btfer_throughput.json"
 
 
 def _canvas(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -60,11 +64,13 @@ def _canvas(rng: np.random.Generator, size: int) -> np.ndarray:
     return bg
 
 
-def make_source(dest: Path, per_class: int, canvas: int, face_lo: int, face_hi: int, seed: int) -> int:
-    """Compose the SRC folder from real FER2013 faces; returns the number of photos written."""
+def make_source(dest: Path, per_class: int, canvas: int, face_lo: int, face_hi: int, seed: int,
+                fer_train: Path = FER_TRAIN) -> int:
+    """Compose the SRC folder from real FER2013 faces (*fer_train*/<class>/*.jpg); returns the number of photos
+    written."""
     rng = np.random.default_rng(seed)
     n = 0
-    for cls_dir in sorted(p for p in FER_TRAIN.iterdir() if p.is_dir()):
+    for cls_dir in sorted(p for p in fer_train.iterdir() if p.is_dir()):
         files = sorted(cls_dir.glob("*.jpg"))
         if not files:
             continue
@@ -83,8 +89,72 @@ def make_source(dest: Path, per_class: int, canvas: int, face_lo: int, face_hi: 
     return n
 
 
-def main() -> int:
+def measure_build_throughput(fer_train: Path = FER_TRAIN, *, per_class_src: int = 30, canvas: int = 350,
+                             face_size: tuple[int, int] = (120, 160), workers: int | None = None,
+                             detector: str = "mtcnn", per_class: int = 10, seed: int = 0,
+                             progress: bool = True) -> dict:
+    """Compose a temporary SRC from the faces in *fer_train*, run build-btfer on it twice (fresh, then the
+    cached re-run) and return the throughput figures (the keys of btfer_throughput.json, less ``command``)."""
+    from fer_bench.btfer import BuildConfig, build_btfer
+    from fer_bench.btfer.build import default_workers
+
+    lo, hi = face_size
+    workers = workers or default_workers()
+    tmp = Path(tempfile.mkdtemp(prefix="btfer_bench_"))
+    try:
+        src, out = tmp / "src", tmp / "out"
+        with harness.timer() as t_make:
+            n = make_source(src, per_class_src, canvas, lo, hi, seed, fer_train)
+        cfg = BuildConfig(per_class=per_class, allow_short=True, workers=workers, detector=detector)
+        with harness.timer() as t_build:
+            res = build_btfer(src, out, cfg, progress=progress)
+        with harness.timer() as t_cached:
+            res2 = build_btfer(src, out, cfg, progress=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    wall, wall_cached = t_build.seconds, t_cached.seconds
+    tot = res.report["totals"]
+    st = res.stats
+    cpu_img = st.get("analyse_cpu_s_per_image") or 0.0
+    startup = st.get("worker_startup_cpu_s") or 0.0
+    n_an = st.get("analysed") or n
+    # what the same work takes on `workers` idle cores: start-up in parallel, then images split evenly
+    est_wall = startup + n_an * cpu_img / workers
+    load_end = harness.load_now()
+    return {
+        "benchmark": "btfer_throughput",
+        "photos": n,
+        "classes": res.report["classes"],
+        "canvas_px": canvas,
+        "face_px": [lo, hi],
+        "detector": detector,
+        "workers": workers,
+        "cpu_count": os.cpu_count(),
+        "load_avg_at_end": load_end,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "detect_images_per_s": st.get("analyse_images_per_s"),
+        "detect_seconds": st.get("analyse_seconds"),
+        "detect_first_result_s": st.get("analyse_first_result_s"),
+        "cpu_s_per_image": cpu_img,
+        "worker_startup_cpu_s": startup,
+        "estimated_idle_cores_detect_images_per_s": round(n_an / est_wall, 2) if est_wall else None,
+        "estimated_idle_cores_steady_images_per_s": round(workers / cpu_img, 2) if cpu_img else None,
+        "end_to_end_images_per_s": round(n / wall, 2),
+        "end_to_end_seconds": round(wall, 2),
+        "cached_rerun_seconds": round(wall_cached, 2),
+        "cached_rerun_detector_calls": res2.stats.get("detector_calls", 0),
+        "detection_rate": round(tot["face_detected"] / max(1, tot["readable"]), 3),
+        "passed_rate": round(tot["passed"] / max(1, tot["readable"]), 3),
+        "totals": tot,
+        "source_compose_seconds": round(t_make.seconds, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=harness.DEFAULT_DATA,
+                    help="FER2013 folder with train/<class>/*.jpg (default: ../shared/data/fer2013 from the repo)")
     ap.add_argument("--per-class-src", type=int, default=30, help="photos per class in the temporary SRC")
     ap.add_argument("--canvas", type=int, default=350, help="photo size (square)")
     ap.add_argument("--face-size", default="120:160", help="upscaled face size range LO:HI in pixels")
@@ -96,82 +166,32 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULT, help="where to write the JSON result")
     ap.add_argument("--no-progress", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
-    if not FER_TRAIN.is_dir():
-        print(
-            f"btfer_throughput: {FER_TRAIN} not found; this benchmark needs the shared FER2013 folder. Skipped."
-        )
+    fer_train = args.data.expanduser() / "train"
+    if not fer_train.is_dir():
+        print(f"btfer_throughput: {fer_train} not found; this benchmark needs the shared FER2013 folder. Skipped.")
         return 0
-    from fer_bench.btfer import BuildConfig, build_btfer
-    from fer_bench.btfer.build import default_workers
-
     lo, hi = (
         (int(v) for v in args.face_size.split(":")) if ":" in args.face_size else (int(args.face_size),) * 2
     )
-    workers = args.workers or default_workers()
-    tmp = Path(tempfile.mkdtemp(prefix="btfer_bench_"))
-    try:
-        src, out = tmp / "src", tmp / "out"
-        t = time.perf_counter()
-        n = make_source(src, args.per_class_src, args.canvas, lo, hi, args.seed)
-        t_make = time.perf_counter() - t
-        cfg = BuildConfig(per_class=args.per_class, allow_short=True, workers=workers, detector=args.detector)
-        t = time.perf_counter()
-        res = build_btfer(src, out, cfg, progress=not args.no_progress)
-        wall = time.perf_counter() - t
-        t = time.perf_counter()
-        res2 = build_btfer(src, out, cfg, progress=False)
-        wall_cached = time.perf_counter() - t
-        tot = res.report["totals"]
-        st = res.stats
-        cpu_img = st.get("analyse_cpu_s_per_image") or 0.0
-        startup = st.get("worker_startup_cpu_s") or 0.0
-        n_an = st.get("analysed") or n
-        # what the same work takes on `workers` idle cores: start-up in parallel, then images split evenly
-        est_wall = startup + n_an * cpu_img / workers
-        result = {
-            "benchmark": "btfer_throughput",
-            "photos": n,
-            "classes": res.report["classes"],
-            "canvas_px": args.canvas,
-            "face_px": [lo, hi],
-            "detector": args.detector,
-            "workers": workers,
-            "cpu_count": os.cpu_count(),
-            "load_avg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "detect_images_per_s": st.get("analyse_images_per_s"),
-            "detect_seconds": st.get("analyse_seconds"),
-            "detect_first_result_s": st.get("analyse_first_result_s"),
-            "cpu_s_per_image": cpu_img,
-            "worker_startup_cpu_s": startup,
-            "estimated_idle_cores_detect_images_per_s": round(n_an / est_wall, 2) if est_wall else None,
-            "estimated_idle_cores_steady_images_per_s": round(workers / cpu_img, 2) if cpu_img else None,
-            "end_to_end_images_per_s": round(n / wall, 2),
-            "end_to_end_seconds": round(wall, 2),
-            "cached_rerun_seconds": round(wall_cached, 2),
-            "cached_rerun_detector_calls": res2.stats.get("detector_calls", 0),
-            "detection_rate": round(tot["face_detected"] / max(1, tot["readable"]), 3),
-            "passed_rate": round(tot["passed"] / max(1, tot["readable"]), 3),
-            "totals": tot,
-            "source_compose_seconds": round(t_make, 2),
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        }
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    machine = harness.machine_info(tensorflow=False)  # before the run: it records the load average at start
+    result = measure_build_throughput(fer_train, per_class_src=args.per_class_src, canvas=args.canvas,
+                                      face_size=(lo, hi), workers=args.workers, detector=args.detector,
+                                      per_class=args.per_class, seed=args.seed, progress=not args.no_progress)
+    result["command"] = " ".join([Path(sys.executable).name, *(sys.argv if argv is None else [__file__, *argv])])
+    result["machine"] = machine
+    out = harness.resolve_out(args.out)
+    harness.write_json(out, result, indent=2)
     print(
-        f"{n} photos ({args.canvas}px, faces {lo}-{hi}px), {workers} worker(s): detect "
+        f"{result['photos']} photos ({args.canvas}px, faces {lo}-{hi}px), {result['workers']} worker(s): detect "
         f"{result['detect_images_per_s']} images/s, end-to-end {result['end_to_end_images_per_s']} images/s "
-        f"({wall:.1f}s), cached re-run {wall_cached:.1f}s; CPU {cpu_img * 1000:.0f} ms/image + "
-        f"{startup:.1f}s start-up per worker -> on {workers} idle cores ~"
-        f"{result['estimated_idle_cores_detect_images_per_s']} images/s "
-        f"(steady {result['estimated_idle_cores_steady_images_per_s']}); load avg at end "
+        f"({result['end_to_end_seconds']:.1f}s), cached re-run {result['cached_rerun_seconds']:.1f}s; CPU "
+        f"{result['cpu_s_per_image'] * 1000:.0f} ms/image + {result['worker_startup_cpu_s']:.1f}s start-up per "
+        f"worker -> on {result['workers']} idle cores ~{result['estimated_idle_cores_detect_images_per_s']} "
+        f"images/s (steady {result['estimated_idle_cores_steady_images_per_s']}); load avg at end "
         f"{result['load_avg_at_end'][0] if result['load_avg_at_end'] else 'n/a'}; MTCNN found a face in "
-        f"{result['detection_rate']:.0%} of photos, {result['passed_rate']:.0%} passed conf/size -> {args.out}"
+        f"{result['detection_rate']:.0%} of photos, {result['passed_rate']:.0%} passed conf/size -> {out}"
     )
     return 0
 

@@ -30,19 +30,20 @@ RSS counts the cache pages the run has touched; fer-bench's ``make_dataset`` rel
 report still gives an upper bound for a run that held every page at once: peak anonymous RSS + the cache file.
 
 Writes ``results/benchmarks/memory.json`` and ``memory.md`` (``--out``). Exits 0 with a message, writing
-nothing, when the data folder is absent.
+nothing, when the data folder is absent. The two measurements are functions returning dicts:
+``measure_peak_rss`` (the run above, in this process) and ``measure_model_only`` (the comparison run, in a child
+process that runs ``measure_model_only_here``); ``main`` parses the arguments, calls them and writes.
 
     python benchmarks/memory.py                          # full: 28,709 images at 224 px, 200 steps
     python benchmarks/memory.py --max-images 2000 --steps 20 --val-steps 2   # a short check
+    python -m benchmarks.memory --max-images 2000 --steps 20 --val-steps 2   # the same, as a module
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import mmap
-import os
 import resource
 import shutil
 import subprocess
@@ -52,20 +53,19 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
+if __package__:
+    from . import harness
+    from . import pipeline as bp
+else:  # run as a file (python benchmarks/memory.py): this folder is sys.path[0]
+    import harness
+    import pipeline as bp
 
+harness.quiet_tf()
 
 import numpy as np
 
-_spec = importlib.util.spec_from_file_location("fer_bench_bench_pipeline", HERE / "pipeline.py")
-bp = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bp)
-
-DEFAULT_OUT = REPO / "results" / "benchmarks"
+say = harness.say
+DEFAULT_OUT = harness.RESULTS
 GB = 1e9
 
 try:
@@ -121,10 +121,14 @@ class Sampler(threading.Thread):
         self.timeline: list[dict] = []
         self._halt = threading.Event()
         self._proc = psutil.Process() if psutil else None
-        self.source = "psutil + /proc/self/status" if psutil else "/proc/self/status"
+        self.source = self.describe_source()
         self.cache_file: str | None = None  # path suffix of the memory-mapped cache file, once known
         self.cache_peak = 0
         self.cache_samples = 0
+
+    @staticmethod
+    def describe_source() -> str:
+        return "psutil + /proc/self/status" if psutil else "/proc/self/status"
 
     def sample(self) -> dict:
         st = proc_status()
@@ -177,7 +181,7 @@ def mb(v) -> str:
     return "-" if v is None else f"{v / 1e6:,.0f} MB"
 
 
-def write_markdown(res: dict, path: Path) -> None:
+def render_markdown(res: dict) -> str:
     m, s, r = res["machine"], res["settings"], res["result"]
     d = res["decode"]
     mo = res.get("model_only") or {}
@@ -221,14 +225,14 @@ def write_markdown(res: dict, path: Path) -> None:
         lines.append(f"| {ph} | {mb(p['rss'])} | {mb(p['anon'])} | {mb(p['file'])} | {mb(p.get('cache_mapped'))} |")
     if res.get("notes"):
         lines += ["", "Notes:", ""] + [f"* {n}" for n in res["notes"]]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="See the module docstring (top of benchmarks/memory.py) for details.")
-    ap.add_argument("--data", type=Path, default=bp.DEFAULT_DATA,
+    ap.add_argument("--data", type=Path, default=harness.DEFAULT_DATA,
                     help="FER2013 folder with train/<class>/*.jpg (default: ../shared/data/fer2013 from the repo)")
     ap.add_argument("--size", type=int, default=224, help="input size (default 224)")
     ap.add_argument("--model", default="mobilenetv2", help="registry model, scratch init (default mobilenetv2)")
@@ -263,66 +267,61 @@ def parse_args(argv=None):
     return a
 
 
-def model_only_child(a) -> int:
-    """Child mode: train the model on two cached random batches (and validate on --val-steps random batches of
-    --val-batch-size, like the main run); print peak RSS as JSON on the last line."""
+def measure_model_only_here(model_name: str, size: int, *, steps: int, batch_size: int, val_steps: int,
+                            val_batch_size: int, interval: float = 0.25) -> dict:
+    """Peak RSS of training *model_name* on two cached random batches in this process (and validating on
+    *val_steps* random batches of *val_batch_size*, like the main run). Meant for a fresh process: see
+    :func:`measure_model_only`."""
     import tensorflow as tf
 
-    sampler = Sampler(a.interval)
+    sampler = Sampler(interval)
     sampler.start()
     rng = np.random.default_rng(0)
-    n = 2 * a.batch_size
-    x = rng.integers(0, 256, (n, a.size, a.size, 3)).astype(np.float32)
+    n = 2 * batch_size
+    x = rng.integers(0, 256, (n, size, size, 3)).astype(np.float32)
     y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)]
     w = np.ones(n, np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(a.batch_size).cache().repeat()
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(batch_size).cache().repeat()
     val = None
-    if a.val_steps:
-        nv = a.val_batch_size
-        xv = rng.integers(0, 256, (nv, a.size, a.size, 3)).astype(np.float32)
+    if val_steps:
+        nv = val_batch_size
+        xv = rng.integers(0, 256, (nv, size, size, 3)).astype(np.float32)
         yv = np.eye(7, dtype=np.float32)[rng.integers(0, 7, nv)]
         val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(nv).cache().repeat()
-    model = bp.build(a.model, a.size)
-    model.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0, validation_data=val,
-              validation_steps=a.val_steps or None)
+    model = bp.build(model_name, size)
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, validation_data=val,
+              validation_steps=val_steps or None)
     sampler.stop()
     # VmHWM, not ru_maxrss: after fork+exec Linux carries the parent's high-water mark into the child's
     # ru_maxrss, while VmHWM belongs to the child's own address space
-    print(json.dumps({"peak_rss_vmhwm": proc_status().get("VmHWM"), "ru_maxrss_inherited": ru_maxrss_bytes(),
-                      "peak_rss_sampled": max(p["rss"] for p in sampler.peaks.values()), "steps": a.steps,
-                      "val_steps": a.val_steps,
-                      "peak_anon_sampled": max(p["anon"] for p in sampler.peaks.values()),
-                      "input_bytes_in_memory": int(x.nbytes)}))
-    return 0
+    return {"peak_rss_vmhwm": proc_status().get("VmHWM"), "ru_maxrss_inherited": ru_maxrss_bytes(),
+            "peak_rss_sampled": max(p["rss"] for p in sampler.peaks.values()), "steps": steps,
+            "val_steps": val_steps, "peak_anon_sampled": max(p["anon"] for p in sampler.peaks.values()),
+            "input_bytes_in_memory": int(x.nbytes)}
 
 
-def run_model_only(a) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--model-only-child", "--model", a.model, "--size",
-           str(a.size), "--steps", str(a.model_only_steps), "--batch-size", str(a.batch_size), "--val-steps", str(a.val_steps),
-           "--val-batch-size", str(a.val_batch_size)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def measure_model_only(model_name: str, size: int, *, steps: int, batch_size: int, val_steps: int,
+                       val_batch_size: int, interval: float = 0.25) -> dict:
+    """The model's own memory: :func:`measure_model_only_here` in a child process (``python -m
+    benchmarks.memory --model-only-child ...`` from the repository root), so that nothing of this process
+    counts. Returns its dict plus ``seconds``, or ``{"error": [last line]}`` when the child failed."""
+    cmd = [sys.executable, "-m", "benchmarks.memory", "--model-only-child", "--model", model_name,
+           "--size", str(size), "--steps", str(steps), "--batch-size", str(batch_size), "--val-steps",
+           str(val_steps), "--val-batch-size", str(val_batch_size), "--interval", str(interval)]
+    with harness.timer() as t:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=harness.REPO)
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out["seconds"] = round(t.seconds, 1)
     return out
 
 
-def main(argv=None) -> int:
-    a = parse_args(argv)
-    if a.model_only_child:
-        return model_only_child(a)
-    data = a.data.expanduser().resolve()
-    if not bp.check_data(data):
-        return 0
-    sampler = Sampler(a.interval)
-    sampler.start()
-    say = bp.say
-    machine = bp.machine_info()
-    say(f"memory benchmark: {a.model} at {a.size} px, {a.steps} steps, data {data}")
-    say(f"  {machine['cpu_count']} CPUs, {machine['memory_gb']} GB RAM, TF {machine['tensorflow']}, load average "
-        f"{machine['load_average_start']}; RSS via {sampler.source}")
+def measure_peak_rss(data: Path, *, size: int, model_name: str, steps: int, batch_size: int, val_steps: int,
+                     val_batch_size: int, max_images: int = 0, fresh_decode: bool = False, madvise_every: int = 0,
+                     interval: float = 0.25, limit_gb: float = 6.0) -> dict:
+    """Decode the train split of *data* at *size* and train *model_name* on it through fer-bench's pipeline
+    (see the module docstring), sampling RSS. Returns {"decode", "result", "phases", "timeline", "notes"}."""
     import keras
 
     from fer_bench.data.adapters import open_dataset
@@ -330,16 +329,8 @@ def main(argv=None) -> int:
     from fer_bench.data.pipeline import make_dataset, paper_augmentation, stratified_split
     from fer_bench.protocol.balance import class_counts, class_weights
 
-    model_only = None
-    if a.model_only_steps:  # first, so the parent holds little memory meanwhile
-        say(f"  comparison: {a.model} on in-memory random data, {a.model_only_steps} steps, in a child process ...")
-        model_only = run_model_only(a)
-        if "peak_rss_vmhwm" in model_only:
-            say(f"    the model alone: peak RSS {mb(model_only['peak_rss_vmhwm'])} (VmHWM; anonymous "
-                f"{mb(model_only['peak_anon_sampled'])})")
-        else:
-            say(f"    comparison run failed: {model_only.get('error')}")
-
+    sampler = Sampler(interval)
+    sampler.start()
     source = open_dataset(str(data))
     s0 = sampler.sample()
     say(f"  after imports: RSS {mb(s0['rss'])} (file-backed {mb(s0['file'])}: mostly shared libraries)")
@@ -347,15 +338,15 @@ def main(argv=None) -> int:
     notes: list[str] = []
     try:
         sampler.set_phase("decode")
-        say(f"  decoding the train split at {a.size} px ...")
-        cached, dec = bp.obtain_cache(source, a.size, max_images=a.max_images, tmp_root=tmp_root,
-                                      fresh_decode="none")
+        say(f"  decoding the train split at {size} px ...")
+        cached, dec = bp.measure_decode(source, size, max_images=max_images, tmp_root=tmp_root,
+                                        fresh_decode="none")
         sampler.cache_file = str(cached.path / "images.npy")
         sampler.record_cache()
         if dec.get("was_cached"):
             dec["decode_seconds"] = dec.get("decode_seconds_recorded")
             dec["decode_measured"] = ("already cached: decode time recorded in meta.json when the entry was "
-                                      "created" + ("; re-timed below" if a.fresh_decode else
+                                      "created" + ("; re-timed below" if fresh_decode else
                                                    " (--fresh-decode to re-time it)"))
         say(f"    {dec['n']:,} images, cache {dec['cache_bytes'] / 1e6:,.1f} MB on disk, decode "
             f"{dec.get('decode_seconds')} s ({dec.get('decode_measured', dec.get('cache'))}); RSS now "
@@ -363,42 +354,41 @@ def main(argv=None) -> int:
 
         sampler.set_phase("build")
         keras.utils.set_random_seed(0)
-        # 10 % as the protocol carves, more when a small subset could not fill --val-steps full batches
-        val_frac = min(0.5, max(0.1, 1.05 * a.val_steps * a.val_batch_size / len(cached)))
+        # 10 % as the protocol carves, more when a small subset could not fill val_steps full batches
+        val_frac = min(0.5, max(0.1, 1.05 * val_steps * val_batch_size / len(cached)))
         fit_idx, val_idx = stratified_split(cached.labels, val_frac, 0)
         num_classes = 7
         weights = class_weights(class_counts(cached.labels[fit_idx], num_classes), "simple")
-        model = bp.build(a.model, a.size)
-        train_ds = make_dataset(cached, fit_idx, batch_size=a.batch_size, num_classes=num_classes, shuffle=True,
+        model = bp.build(model_name, size)
+        train_ds = make_dataset(cached, fit_idx, batch_size=batch_size, num_classes=num_classes, shuffle=True,
                                 augment=paper_augmentation(0), class_weights=weights, seed=0, repeat=True)
-        val_ds = (make_dataset(cached, val_idx, batch_size=a.val_batch_size, num_classes=num_classes)
-                  if a.val_steps else None)
+        val_ds = (make_dataset(cached, val_idx, batch_size=val_batch_size, num_classes=num_classes)
+                  if val_steps else None)
         say(f"  model built ({model.count_params():,} params); RSS {mb(sampler.sample()['rss'])}")
 
         sampler.set_phase("training")
-        say(f"  training {a.steps} steps ...")
+        say(f"  training {steps} steps ...")
 
         class Progress(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
-                if a.madvise_every and (batch + 1) % a.madvise_every == 0:
+                if madvise_every and (batch + 1) % madvise_every == 0:
                     sampler.record_cache()
                     mm = getattr(cached.images, "_mmap", None)
                     if mm is not None:
                         mm.madvise(mmap.MADV_DONTNEED)
-                if (batch + 1) % 5 == 0 or batch + 1 == a.steps:
+                if (batch + 1) % 5 == 0 or batch + 1 == steps:
                     c = sampler.record_cache()
-                    if (batch + 1) % 10 == 0 or batch + 1 == a.steps:
+                    if (batch + 1) % 10 == 0 or batch + 1 == steps:
                         s = sampler.sample()
-                        say(f"    step {batch + 1}/{a.steps}: RSS {mb(s['rss'])} (anon {mb(s['anon'])}, "
-                            f"file-backed {mb(s['file'])}, cache pages {mb(c)}), {time.perf_counter() - t0:.0f} s")
+                        say(f"    step {batch + 1}/{steps}: RSS {mb(s['rss'])} (anon {mb(s['anon'])}, "
+                            f"file-backed {mb(s['file'])}, cache pages {mb(c)}), {fit.seconds:.0f} s")
 
             def on_test_begin(self, logs=None):
                 sampler.set_phase("validation")
 
-        t0 = time.perf_counter()
-        model.fit(train_ds, steps_per_epoch=a.steps, epochs=1, verbose=0, callbacks=[Progress()],
-                  validation_data=val_ds, validation_steps=a.val_steps or None)
-        fit_seconds = time.perf_counter() - t0
+        with harness.timer() as fit:
+            model.fit(train_ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[Progress()],
+                      validation_data=val_ds, validation_steps=val_steps or None)
         sampler.set_phase("after training")
         sampler.stop()
         peak_ru = ru_maxrss_bytes()
@@ -409,18 +399,17 @@ def main(argv=None) -> int:
         peak_file = max(p["file"] for p in phases.values())
         del model, train_ds, val_ds
 
-        if a.fresh_decode and dec.get("was_cached"):
+        if fresh_decode and dec.get("was_cached"):
             say("  timing a fresh decode into a temporary folder (after the RSS measurement) ...")
-            t1 = time.perf_counter()
-            fresh = decode_split(source, "train", a.size, root=tmp_root / "fresh")
-            dt = time.perf_counter() - t1
-            dec.update({"decode_seconds": round(dt, 2), "decode_img_s": round(len(fresh) / dt, 1),
+            with harness.timer() as t:
+                fresh = decode_split(source, "train", size, root=tmp_root / "fresh")
+            dec.update({"decode_seconds": round(t.seconds, 2), "decode_img_s": round(len(fresh) / t.seconds, 1),
                         "decode_measured": "fresh decode of the full split into a temporary folder"})
             del fresh
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
-    limit = a.limit_gb * GB
+    limit = limit_gb * GB
     cache_peak = sampler.cache_peak
     result = {
         "peak_rss_ru_maxrss": peak_ru, "peak_rss_vmhwm": hwm, "peak_rss_sampled": int(peak_sampled),
@@ -428,52 +417,81 @@ def main(argv=None) -> int:
         "peak_cache_mapped": int(cache_peak), "cache_samples": sampler.cache_samples,
         "upper_bound_all_cache_resident": int(max(peak_ru, peak_sampled) - cache_peak + dec["cache_bytes"]),
         "limit_bytes": int(limit), "below_limit": bool(peak_ru < limit),
-        "fit_seconds": round(fit_seconds, 1), "sampler": sampler.source,
+        "fit_seconds": round(fit.seconds, 1), "sampler": sampler.source,
     }
     result["upper_bound_below_limit"] = bool(result["upper_bound_all_cache_resident"] < limit)
-    if model_only and "peak_rss_vmhwm" in model_only:
-        result["data_path_adds"] = int(peak_ru - model_only["peak_rss_vmhwm"])
-        result["data_path_adds_anon"] = int(peak_anon - model_only["peak_anon_sampled"])
-    if a.madvise_every:
-        notes.append(f"--madvise-every {a.madvise_every}: the cache pages were dropped from RSS every "
-                     f"{a.madvise_every} steps, on top of fer-bench's own shedding every 64 batches.")
-    if a.max_images:
+    if madvise_every:
+        notes.append(f"--madvise-every {madvise_every}: the cache pages were dropped from RSS every "
+                     f"{madvise_every} steps, on top of fer-bench's own shedding every 64 batches.")
+    if max_images:
         notes.append(f"SUBSET run ({dec['n']:,} images): the cache and its resident pages are smaller than with "
                      "the full split; run without --max-images for the figure the issue asks for.")
     notes.append("RSS counts the pages of the memory-mapped cache this process has touched (file-backed, "
                  "reclaimable page cache, measured from /proc/self/smaps); the bound assumes all of them "
                  "resident at once, as after a full epoch.")
     notes.append("File-backed RSS also counts the shared libraries (TensorFlow alone maps several hundred MB).")
-    if dec.get("was_cached") is False and not a.max_images:
+    if dec.get("was_cached") is False and not max_images:
         notes.append("The split was decoded in this process, so the decode phase is part of the whole-process "
                      "peak, as in a first `fer-bench run`.")
     peak_phase = max(phases, key=lambda k: phases[k]["rss"])
     if peak_phase == "after training":  # the maximum was reached in the phase before and kept
         peak_phase = list(phases)[-2] if len(phases) > 1 else peak_phase
     notes.append(f"Peak phase: {peak_phase}. Most of the anonymous memory is the model's own activations "
-                 f"(training at batch {a.batch_size}, validation at batch {a.val_batch_size}); the model-only "
+                 f"(training at batch {batch_size}, validation at batch {val_batch_size}); the model-only "
                  "comparison (same model and batches, random data in memory, no pipeline) separates them from "
                  "what the data path adds.")
-    res = {"machine": machine, "load_average_end": bp.load_now(),
+    return {"decode": dec, "result": result, "phases": phases, "timeline": sampler.timeline, "notes": notes}
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    run_kw = {"steps": a.steps, "batch_size": a.batch_size, "val_steps": a.val_steps,
+              "val_batch_size": a.val_batch_size, "interval": a.interval}
+    if a.model_only_child:  # the child process of measure_model_only: its dict as JSON on the last line
+        print(json.dumps(measure_model_only_here(a.model, a.size, **run_kw)))
+        return 0
+    data = a.data.expanduser().resolve()
+    if not harness.check_data(data):
+        return 0
+    machine = harness.machine_info()
+    say(f"memory benchmark: {a.model} at {a.size} px, {a.steps} steps, data {data}")
+    say(f"  {machine['cpu_count']} CPUs, {machine['memory_gb']} GB RAM, TF {machine['tensorflow']}, load average "
+        f"{machine['load_average_start']}; RSS via {Sampler.describe_source()}")
+
+    model_only = None
+    if a.model_only_steps:  # first, so the parent holds little memory meanwhile
+        say(f"  comparison: {a.model} on in-memory random data, {a.model_only_steps} steps, in a child process ...")
+        model_only = measure_model_only(a.model, a.size, **{**run_kw, "steps": a.model_only_steps})
+        if "peak_rss_vmhwm" in model_only:
+            say(f"    the model alone: peak RSS {mb(model_only['peak_rss_vmhwm'])} (VmHWM; anonymous "
+                f"{mb(model_only['peak_anon_sampled'])})")
+        else:
+            say(f"    comparison run failed: {model_only.get('error')}")
+
+    run = measure_peak_rss(data, size=a.size, model_name=a.model, max_images=a.max_images,
+                           fresh_decode=a.fresh_decode, madvise_every=a.madvise_every, limit_gb=a.limit_gb, **run_kw)
+    result, dec = run["result"], run["decode"]
+    if model_only and "peak_rss_vmhwm" in model_only:
+        result["data_path_adds"] = int(result["peak_rss_ru_maxrss"] - model_only["peak_rss_vmhwm"])
+        result["data_path_adds_anon"] = int(result["peak_anon_sampled"] - model_only["peak_anon_sampled"])
+    res = {"machine": machine, "load_average_end": harness.load_now(),
            "settings": {"data": str(data), "size": a.size, "model": a.model, "steps": a.steps,
                         "batch_size": a.batch_size, "val_steps": a.val_steps,
                         "val_batch_size": a.val_batch_size, "max_images": a.max_images,
                         "interval": a.interval, "limit_gb": a.limit_gb, "madvise_every": a.madvise_every},
-           "decode": dec, "result": result, "model_only": model_only, "phases": phases,
-           "timeline": sampler.timeline, "notes": notes}
-    say(f"\npeak RSS {mb(peak_ru)} (ru_maxrss; sampled {mb(peak_sampled)}: anonymous {mb(peak_anon)}, "
-        f"file-backed {mb(peak_file)}, of which cache pages {mb(cache_peak)}) vs limit {mb(limit)}: "
+           "decode": dec, "result": result, "model_only": model_only, "phases": run["phases"],
+           "timeline": run["timeline"], "notes": run["notes"]}
+    say(f"\npeak RSS {mb(result['peak_rss_ru_maxrss'])} (ru_maxrss; sampled {mb(result['peak_rss_sampled'])}: "
+        f"anonymous {mb(result['peak_anon_sampled'])}, file-backed {mb(result['peak_file_sampled'])}, of which "
+        f"cache pages {mb(result['peak_cache_mapped'])}) vs limit {mb(result['limit_bytes'])}: "
         f"{'below' if result['below_limit'] else 'ABOVE'}")
     say(f"bound with the whole cache resident: {mb(result['upper_bound_all_cache_resident'])}; cache on disk "
         f"{dec['cache_bytes']:,} bytes; decode {dec.get('decode_seconds')} s")
     if "data_path_adds" in result:
         say(f"the model alone peaks at {mb(model_only['peak_rss_vmhwm'])}: the data path adds "
             f"{mb(result['data_path_adds'])} of RSS, {mb(result['data_path_adds_anon'])} of anonymous memory")
-    out = a.out if a.out.is_absolute() else Path.cwd() / a.out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "memory.json").write_text(json.dumps(res, indent=1))
-    write_markdown(res, out / "memory.md")
-    say(f"wrote {out / 'memory.json'} and {out / 'memory.md'}")
+    written = harness.write_results(a.out, "memory", res, render_markdown(res))
+    say(f"wrote {written[0]} and {written[1]}")
     return 0
 
 

@@ -46,36 +46,38 @@ it cheaper than it was in fer-bench's old RGB path. It also times every augmenta
 batch (grey and RGB), to show where the time goes.
 
 Writes ``results/benchmarks/pipeline.json`` and ``pipeline.md`` (``--out``). Exits 0 with a message, writing
-nothing, when the data folder is absent.
+nothing, when the data folder is absent. Each measurement is a function returning a dict (``measure_decode``,
+``measure_input_path``, ``measure_profile``, ``measure_training``); ``main`` parses the arguments, calls them and
+writes.
 
     python benchmarks/pipeline.py                        # full run: all 28,709 images, 48 and 224 px
     python benchmarks/pipeline.py --quick                # smoke test: a 1,024-image subset, a few steps
     python benchmarks/pipeline.py --sizes 48 --steps 200 --train-steps 60
+    python -m benchmarks.pipeline --quick               # the same, as a module (from the repository root)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as _dt
-import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if __package__:
+    from . import harness
+else:  # run as a file (python benchmarks/pipeline.py): this folder is sys.path[0]
+    import harness
+
+harness.quiet_tf()
 
 import numpy as np
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "fer2013"
-DEFAULT_OUT = REPO / "results" / "benchmarks"
+say = harness.say
+DEFAULT_DATA = harness.DEFAULT_DATA
+DEFAULT_OUT = harness.RESULTS
 BATCH = 64
 SEED = 0
 # figures measured on this machine by the issue author (reference path), for comparison in the report
@@ -86,68 +88,7 @@ TARGET_TRAIN_FRACTION = 0.95
 
 
 # ---------------------------------------------------------------------------------------------------------
-# shared helpers (memory.py imports these)
-
-def say(msg: str = "") -> None:
-    print(msg, flush=True)
-
-
-def check_data(data: Path) -> bool:
-    """True when *data* has a train/ folder with class folders; prints why not otherwise."""
-    train = data / "train"
-    if not train.is_dir() or not any(p.is_dir() for p in train.iterdir()):
-        say(f"FER2013 not found at {data} (expected {train}/<class>/*.jpg); pass --data PATH. "
-            "Nothing measured, nothing written.")
-        return False
-    return True
-
-
-def machine_info() -> dict:
-    import keras
-    import tensorflow as tf
-
-    try:
-        load = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        load = None
-    cpu_model = platform.processor() or platform.machine()
-    vector = None  # the model's speed depends on these more than on the name ("AMD EPYC" seen ~8x apart)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags") and vector is None:
-                flags = set(line.split(":", 1)[1].split())
-                vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags)
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gb = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    return {
-        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(), "cpus_usable": affinity, "cpu_model": cpu_model, "cpu_vector": vector,
-        "memory_gb": mem_gb,
-        "load_average_start": load, "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "numpy": np.__version__, "platform": platform.platform(),
-        "gpus": len(tf.config.list_physical_devices("GPU")),
-    }
-
-
-def load_now() -> list | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
-
+# the one-time decode (memory.py uses subset_source and measure_decode too)
 
 def subset_source(source, split: str, n: int, seed: int = 0):
     """A DataSource whose *split* holds a stratified sample of n of its images (other splits dropped)."""
@@ -164,13 +105,14 @@ def subset_source(source, split: str, n: int, seed: int = 0):
     return dataclasses.replace(source, manifest=sub)
 
 
-def obtain_cache(source, size: int, *, max_images: int, tmp_root: Path, fresh_decode: str = "full",
-                 decode_sample: int = 4096, resize: str = "area") -> tuple:
-    """Decode (or load) the train split at *size*; returns (CachedSplit, decode report dict).
+def measure_decode(source, size: int, *, max_images: int, tmp_root: Path, fresh_decode: str = "full",
+                   decode_sample: int = 4096, resize: str = "area") -> tuple:
+    """The one-time decode of the train split at *size*: returns (CachedSplit, decode report dict).
 
-    Full split: the normal fer-bench cache. If it already existed, a fresh decode is timed into a temporary
-    cache folder (fresh_decode="full": the whole split; "sample": *decode_sample* images, extrapolated;
-    "none": skipped). A subset (max_images > 0) is always decoded fresh into *tmp_root*.
+    The cache comes back too because every other measurement reads it. Full split: the normal fer-bench
+    cache. If it already existed, a fresh decode is timed into a temporary cache folder (fresh_decode="full":
+    the whole split; "sample": *decode_sample* images, extrapolated; "none": skipped). A subset
+    (max_images > 0) is always decoded fresh into *tmp_root*.
     """
     from fer_bench.data.cache import cache_disk_bytes, cache_key, cache_root, decode_split
 
@@ -187,9 +129,9 @@ def obtain_cache(source, size: int, *, max_images: int, tmp_root: Path, fresh_de
     if max_images and max_images < n_full:
         src = subset_source(source, "train", max_images)
         root = tmp_root / f"subset{size}"
-        t0 = time.perf_counter()
-        cached = decode_split(src, "train", size, resize=resize, root=root, progress=progress)
-        dt = time.perf_counter() - t0
+        with harness.timer() as t:
+            cached = decode_split(src, "train", size, resize=resize, root=root, progress=progress)
+        dt = t.seconds
         n = len(cached)
         report.update({"cache": "temporary (subset)", "n": n, "was_cached": False, "decode_seconds": round(dt, 2),
                        "decode_img_s": round(n / dt, 1),
@@ -201,9 +143,9 @@ def obtain_cache(source, size: int, *, max_images: int, tmp_root: Path, fresh_de
 
     entry = cache_root() / cache_key(source, "train", size, "auto", resize)
     was_cached = (entry / "meta.json").is_file()
-    t0 = time.perf_counter()
-    cached = decode_split(source, "train", size, resize=resize, progress=progress)
-    dt = time.perf_counter() - t0
+    with harness.timer() as t:
+        cached = decode_split(source, "train", size, resize=resize, progress=progress)
+    dt = t.seconds
     report.update({"cache": str(cached.path), "n": len(cached), "was_cached": was_cached,
                    "cache_bytes": cache_disk_bytes(cached.path)})
     if not was_cached:
@@ -220,9 +162,9 @@ def obtain_cache(source, size: int, *, max_images: int, tmp_root: Path, fresh_de
         src, label = subset_source(source, "train", decode_sample), f"{decode_sample}-image sample"
     say(f"    already cached at {cached.path}; timing a fresh decode ({label}) into a temporary folder ...")
     root = tmp_root / f"fresh{size}"
-    t0 = time.perf_counter()
-    fresh = decode_split(src, "train", size, resize=resize, root=root, progress=progress)
-    dt = time.perf_counter() - t0
+    with harness.timer() as t:
+        fresh = decode_split(src, "train", size, resize=resize, root=root, progress=progress)
+    dt = t.seconds
     n = len(fresh)
     report.update({"decode_seconds": round(dt * n_full / n, 2), "decode_img_s": round(n / dt, 1),
                    "decode_measured": f"fresh decode of the {label} into a temporary cache"
@@ -232,14 +174,8 @@ def obtain_cache(source, size: int, *, max_images: int, tmp_root: Path, fresh_de
     return cached, report
 
 
-def rates(stamps: list[float], batch: int = BATCH) -> dict:
-    """img/s from batch-end timestamps (stamps[0] = start of the timed window)."""
-    d = np.diff(np.asarray(stamps))
-    total = float(stamps[-1] - stamps[0])
-    return {"img_s": round(batch * len(d) / total, 1), "img_s_median": round(batch / float(np.median(d)), 1),
-            "batches": len(d), "seconds": round(total, 3),
-            "batch_ms_p10_p50_p90": [round(float(np.percentile(d, q)) * 1000, 2) for q in (10, 50, 90)]}
-
+# ---------------------------------------------------------------------------------------------------------
+# timing helpers
 
 def time_iterator(next_batch, steps: int, warmup: int) -> dict:
     for _ in range(warmup):
@@ -248,7 +184,7 @@ def time_iterator(next_batch, steps: int, warmup: int) -> dict:
     for _ in range(steps):
         next_batch()
         stamps.append(time.perf_counter())
-    return rates(stamps)
+    return harness.batch_rates(stamps, BATCH)
 
 
 def time_dataset(ds, steps: int, warmup: int) -> dict:
@@ -283,6 +219,28 @@ def fer_bench_dataset(cached, weights, *, augment: bool = True, seed: int = SEED
                         repeat=True)
 
 
+def measure_input_path(cached, size: int, *, train_dir: Path | None, steps: int, warmup: int) -> dict:
+    """(i) The input path alone, no model: the reference (ImageDataGenerator over *train_dir*, skipped when
+    None) and fer-bench (make_dataset over *cached*), each ``warmup`` + ``steps`` batches; their ratio."""
+    out: dict = {}
+    if train_dir is not None:
+        ref_it = reference_iterator(train_dir, size)
+        out["reference"] = time_iterator(lambda it=ref_it: next(it), steps, warmup)
+        del ref_it
+        say(f"    reference  ImageDataGenerator: {out['reference']['img_s']:9.0f} img/s "
+            f"(median {out['reference']['img_s_median']:.0f})")
+    r_fb = time_dataset(fer_bench_dataset(cached, train_class_weights(cached)), steps, warmup)
+    out["fer_bench"] = r_fb
+    if "reference" in out:
+        ratio = r_fb["img_s"] / out["reference"]["img_s"]
+        out["ratio_fer_bench_vs_reference"] = round(ratio, 3)
+        vs = f"  -> {ratio:.2f}x the reference"
+    else:
+        vs = ""
+    say(f"    fer-bench  make_dataset:       {r_fb['img_s']:9.0f} img/s (median {r_fb['img_s_median']:.0f}){vs}")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------
 # profile of fer-bench's input path
 
@@ -295,7 +253,8 @@ def describe_paper_augmentation() -> str:
     return type(aug).__name__
 
 
-def profile_input(cached, size: int, steps: int, warmup: int) -> dict:
+def measure_profile(cached, size: int, steps: int, warmup: int) -> dict:
+    """fer-bench's input path stage by stage (tf.data pipelines), and each augmentation op alone on one batch."""
     import tensorflow as tf
 
     from fer_bench.data.pipeline import keras_layer_augmentation, make_dataset, paper_augmentation
@@ -416,7 +375,7 @@ def time_fit(model_name: str, size: int, data, steps: int, warmup: int, class_we
     model.fit(data, steps_per_epoch=warmup + steps, epochs=1, verbose=0, callbacks=[timer],
               class_weight=class_weight)
     total = time.perf_counter() - t0
-    r = rates(timer.stamps[warmup:])
+    r = harness.batch_rates(timer.stamps[warmup:], BATCH)
     r["fit_seconds_incl_warmup"] = round(total, 1)
     del model
     keras.backend.clear_session()
@@ -442,6 +401,38 @@ def model_only_data(cached, weights, n: int):
     return ds.prefetch(tf.data.AUTOTUNE), x.nbytes
 
 
+def measure_training(cached, size: int, model_name: str, *, train_dir: Path, steps: int, warmup: int,
+                     model_only_images: int) -> dict:
+    """(ii) model.fit throughput of *model_name* (scratch) through the reference path, fer-bench's path and
+    the model-only bound (*model_only_images* float32 images in memory), and the ratios between them."""
+    weights = train_class_weights(cached)
+    say(f"\n  (ii) training {model_name} at {size} px: {warmup} warm-up + {steps} timed steps per path")
+    tr: dict = {"model": model_name, "steps": steps}
+    ref_it = reference_iterator(train_dir, size)
+    tr["reference"] = time_fit(model_name, size, ref_it, steps, warmup, class_weight=weights)
+    del ref_it
+    say(f"    reference  fit(ImageDataGenerator): {tr['reference']['img_s']:8.1f} img/s "
+        f"(median {tr['reference']['img_s_median']:.1f})")
+    tr["fer_bench"] = time_fit(model_name, size, fer_bench_dataset(cached, weights), steps, warmup)
+    say(f"    fer-bench  fit(make_dataset):       {tr['fer_bench']['img_s']:8.1f} img/s "
+        f"(median {tr['fer_bench']['img_s_median']:.1f})")
+    n_mo = max(model_only_images, BATCH)
+    ds, nbytes = model_only_data(cached, weights, n_mo)
+    tr["model_only"] = time_fit(model_name, size, ds, steps, warmup)
+    tr["model_only"]["images_in_memory"] = min(n_mo, len(cached))
+    tr["model_only"]["float32_bytes"] = int(nbytes)
+    del ds
+    say(f"    model-only (float32 in memory):     {tr['model_only']['img_s']:8.1f} img/s "
+        f"(median {tr['model_only']['img_s_median']:.1f})")
+    mo = tr["model_only"]["img_s"]
+    tr["fer_bench_vs_model_only"] = round(tr["fer_bench"]["img_s"] / mo, 3)
+    tr["fer_bench_vs_reference"] = round(tr["fer_bench"]["img_s"] / tr["reference"]["img_s"], 3)
+    tr["reference_vs_model_only"] = round(tr["reference"]["img_s"] / mo, 3)
+    say(f"    fer-bench / model-only = {tr['fer_bench_vs_model_only']:.3f} (target >= "
+        f"{TARGET_TRAIN_FRACTION}); reference / model-only = {tr['reference_vs_model_only']:.3f}")
+    return tr
+
+
 # ---------------------------------------------------------------------------------------------------------
 # report
 
@@ -449,7 +440,7 @@ def fmt(v, nd=0):
     return "-" if v is None else f"{v:,.{nd}f}"
 
 
-def write_markdown(res: dict, path: Path) -> None:
+def render_markdown(res: dict) -> str:
     m = res["machine"]
     s = res["settings"]
     lines = [
@@ -514,7 +505,7 @@ def write_markdown(res: dict, path: Path) -> None:
             lines.append("")
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"* {n}" for n in res["notes"]]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -569,14 +560,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     a = parse_args(argv)
     data = a.data.expanduser().resolve()
-    if not check_data(data):
+    if not harness.check_data(data):
         return 0
     say(f"pipeline benchmark: data {data}, sizes {a.sizes}{' (QUICK)' if a.quick else ''}")
-    machine = machine_info()
+    machine = harness.machine_info()
     say(f"  {machine['cpu_count']} CPUs, TF {machine['tensorflow']}, Keras {machine['keras']}, "
         f"load average at start {machine['load_average_start']}")
-
-    import tensorflow as tf  # noqa: F401
 
     from fer_bench.data.adapters import open_dataset
 
@@ -592,66 +581,31 @@ def main(argv=None) -> int:
         for size in a.sizes:
             say(f"\n== {size} px ==")
             say("  decode (fer-bench cache)")
-            cached, dec = obtain_cache(source, size, max_images=a.max_images, tmp_root=tmp_root,
-                                       fresh_decode=a.fresh_decode, decode_sample=a.decode_sample)
+            cached, dec = measure_decode(source, size, max_images=a.max_images, tmp_root=tmp_root,
+                                         fresh_decode=a.fresh_decode, decode_sample=a.decode_sample)
             caches[size] = cached
             res["decode"][str(size)] = dec
             say(f"    {dec['n']:,} images, cache {dec['cache_bytes'] / 1e6:,.1f} MB, one-time decode "
                 f"{dec.get('decode_seconds')} s ({dec.get('decode_img_s')} img/s; {dec.get('decode_measured', '')})")
 
             say("  (i) input path alone")
-            ref_it = reference_iterator(data / "train", size)
-            r_ref = time_iterator(lambda it=ref_it: next(it), a.steps, a.warmup)
-            say(f"    reference  ImageDataGenerator: {r_ref['img_s']:9.0f} img/s "
-                f"(median {r_ref['img_s_median']:.0f})")
-            del ref_it
-            weights = train_class_weights(cached)
-            r_fb = time_dataset(fer_bench_dataset(cached, weights), a.steps, a.warmup)
-            ratio = r_fb["img_s"] / r_ref["img_s"]
-            say(f"    fer-bench  make_dataset:       {r_fb['img_s']:9.0f} img/s (median {r_fb['img_s_median']:.0f})"
-                f"  -> {ratio:.2f}x the reference")
-            ip = {"reference": r_ref, "fer_bench": r_fb, "ratio_fer_bench_vs_reference": round(ratio, 3)}
+            ip = measure_input_path(cached, size, train_dir=data / "train", steps=a.steps, warmup=a.warmup)
             res["input_path"][str(size)] = ip
+            ratio = ip["ratio_fer_bench_vs_reference"]
             res["targets"].append({"target": f"input path >= {TARGET_INPUT_RATIO:g}x reference", "size": size,
                                    "measured": ratio, "met": bool(ratio >= TARGET_INPUT_RATIO)})
             if not a.no_profile:
                 say("  profile of fer-bench's input path")
-                res["profile"][str(size)] = profile_input(cached, size, a.steps, a.warmup)
+                res["profile"][str(size)] = measure_profile(cached, size, a.steps, a.warmup)
 
         if not a.no_train:
+            res["settings"]["train_steps"] = a.train_steps or ("3" if a.quick else "40 at 48 px, 14 at 224 px")
             for size in a.sizes:
-                model_name = a.model_48 if size < 100 else a.model_224
                 steps = a.train_steps or (3 if a.quick else (40 if size < 100 else 14))
-                res["settings"]["train_steps"] = a.train_steps or ("3" if a.quick else "40 at 48 px, 14 at 224 px")
                 n_mo = a.model_only_images or (256 if a.quick else (2048 if size < 100 else 1024))
-                n_mo = max(n_mo, BATCH)
-                cached = caches[size]
-                weights = train_class_weights(cached)
-                say(f"\n  (ii) training {model_name} at {size} px: {a.train_warmup} warm-up + {steps} timed steps "
-                    "per path")
-                tr: dict = {"model": model_name, "steps": steps}
-                ref_it = reference_iterator(data / "train", size)
-                tr["reference"] = time_fit(model_name, size, ref_it, steps, a.train_warmup, class_weight=weights)
-                del ref_it
-                say(f"    reference  fit(ImageDataGenerator): {tr['reference']['img_s']:8.1f} img/s "
-                    f"(median {tr['reference']['img_s_median']:.1f})")
-                tr["fer_bench"] = time_fit(model_name, size, fer_bench_dataset(cached, weights), steps,
-                                          a.train_warmup)
-                say(f"    fer-bench  fit(make_dataset):       {tr['fer_bench']['img_s']:8.1f} img/s "
-                    f"(median {tr['fer_bench']['img_s_median']:.1f})")
-                ds, nbytes = model_only_data(cached, weights, n_mo)
-                tr["model_only"] = time_fit(model_name, size, ds, steps, a.train_warmup)
-                tr["model_only"]["images_in_memory"] = min(n_mo, len(cached))
-                tr["model_only"]["float32_bytes"] = int(nbytes)
-                del ds
-                say(f"    model-only (float32 in memory):     {tr['model_only']['img_s']:8.1f} img/s "
-                    f"(median {tr['model_only']['img_s_median']:.1f})")
-                mo = tr["model_only"]["img_s"]
-                tr["fer_bench_vs_model_only"] = round(tr["fer_bench"]["img_s"] / mo, 3)
-                tr["fer_bench_vs_reference"] = round(tr["fer_bench"]["img_s"] / tr["reference"]["img_s"], 3)
-                tr["reference_vs_model_only"] = round(tr["reference"]["img_s"] / mo, 3)
-                say(f"    fer-bench / model-only = {tr['fer_bench_vs_model_only']:.3f} (target >= "
-                    f"{TARGET_TRAIN_FRACTION}); reference / model-only = {tr['reference_vs_model_only']:.3f}")
+                tr = measure_training(caches[size], size, a.model_48 if size < 100 else a.model_224,
+                                      train_dir=data / "train", steps=steps, warmup=a.train_warmup,
+                                      model_only_images=n_mo)
                 res["training"][str(size)] = tr
                 res["targets"].append({"target": f"fer-bench training >= {TARGET_TRAIN_FRACTION} of model-only",
                                        "size": size, "measured": tr["fer_bench_vs_model_only"],
@@ -659,9 +613,20 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
-    res["load_average_end"] = load_now()
-    notes = res["notes"]
-    if a.quick:
+    res["load_average_end"] = harness.load_now()
+    res["notes"] = run_notes(machine, quick=a.quick)
+    written = harness.write_results(a.out, "pipeline", res, render_markdown(res))
+    say("\nTargets:")
+    for t in res["targets"]:
+        say(f"  {t['target']:45s} {t['size']:>4} px: {t['measured']:.2f}  {'met' if t['met'] else 'NOT met'}")
+    say(f"\nwrote {written[0]} and {written[1]}")
+    return 0
+
+
+def run_notes(machine: dict, *, quick: bool) -> list[str]:
+    """The notes that go with every result: how to read the figures of this run."""
+    notes = []
+    if quick:
         notes.append("QUICK smoke-test run: few steps and a small subset; the figures are indicative only.")
     la = machine["load_average_start"]
     if la and machine["cpu_count"] and la[0] > 0.5 * machine["cpu_count"]:
@@ -677,15 +642,7 @@ def main(argv=None) -> int:
                  "(keras_layer_augmentation, profile only) resample three times plus a flip pass, and in the "
                  "profile they also run on grey because make_dataset applies its augment callable before the "
                  "expansion.")
-    out = a.out if a.out.is_absolute() else (Path.cwd() / a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps(res, indent=1))
-    write_markdown(res, out / "pipeline.md")
-    say("\nTargets:")
-    for t in res["targets"]:
-        say(f"  {t['target']:45s} {t['size']:>4} px: {t['measured']:.2f}  {'met' if t['met'] else 'NOT met'}")
-    say(f"\nwrote {out / 'pipeline.json'} and {out / 'pipeline.md'}")
-    return 0
+    return notes
 
 
 if __name__ == "__main__":
