@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 from ...errors import FerBenchError
+from ...imageio import display_name
 from ..source import DataSource
 from ._common import show
 from .affectnet import find_affectnet, is_affectnet_csv, open_affectnet_csv
@@ -182,7 +183,8 @@ def open_dataset(
         raise FerBenchError(
             f"dataset path {show(path)} not found; check the path or register it in {show(reg_path)}"
         )
-    return _open_path(path.absolute(), name=text, fmt=fmt)
+    # the name is for messages and records only (files are read through source.root): keep it printable
+    return _open_path(path.absolute(), name=display_name(text), fmt=fmt)
 
 
 def item_path(source: DataSource, item: str) -> Path | None:
