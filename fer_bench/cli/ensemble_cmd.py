@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ..errors import FerBenchError
+
 console = Console()
 
 
@@ -24,6 +26,9 @@ def register(app: typer.Typer) -> None:
     ):
         """Average the softmax outputs of several trained models in one file, with a model card listing each
         member's run (config hash, seed, recipe, scores). `fer-bench evaluate` scores it like any model."""
+        for m in members:  # before the seconds-long TensorFlow import
+            if not Path(m).is_file():
+                raise FerBenchError(f"model file {m} not found; check the path")
         from ..protocol.ensemble import build_ensemble
         from ..results.card import write_ensemble_card
 

@@ -123,6 +123,8 @@ def register(app: typer.Typer) -> None:
         """Evaluate any Keras model file on any dataset with the same metrics as a run."""
         if role not in ("in_domain", "cross_domain"):
             raise FerBenchError(f"unknown --role {role!r}; use in_domain or cross_domain")
+        if not Path(model).is_file():  # before the seconds-long TensorFlow import
+            raise FerBenchError(f"model file {model} not found; check the path")
         metrics, table = evaluate_model(model, data, split=split, preset=preset, input_size=input_size,
                                         color=color, scaling=scaling, labels=labels, flip_tta=tta)
         text = json.dumps(metrics, indent=2)

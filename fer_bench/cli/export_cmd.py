@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ..errors import FerBenchError
+
 console = Console()
 
 
@@ -22,6 +24,8 @@ def register(app: typer.Typer) -> None:
     ):
         """Export a trained model for inference: RepVGG blocks re-parameterised (checked numerically), and with
         --tta the flip average built in, so `fer-bench evaluate` scores it as the run did."""
+        if not Path(model).is_file():  # before the seconds-long TensorFlow import
+            raise FerBenchError(f"{model}: no such model file; pass the model.keras of a run folder")
         from ..protocol.export import export_model
         from ..results.card import run_folder_of, write_card
 
