@@ -54,6 +54,11 @@ def build_btfer_cmd(
     min_face: Annotated[
         int, typer.Option("--min-face", help="Keep faces whose shorter box side is >= this many pixels.")
     ] = 40,
+    detect_pad: Annotated[
+        float,
+        typer.Option("--detect-pad", help="When a photo gives no face, detect again with a border of this "
+                     "fraction of its longer side (finds faces that fill the frame); 0 turns it off."),
+    ] = 0.25,
     multi_face: Annotated[
         MultiFace,
         typer.Option(
@@ -96,6 +101,7 @@ def build_btfer_cmd(
         detector=detector.value,
         min_confidence=min_confidence,
         min_face=min_face,
+        detect_pad=detect_pad,
         multi_face=multi_face.value,
         dedup_threshold=dedup_threshold,
         seed=seed,
