@@ -58,7 +58,7 @@ def _expected_resnet_names(se: bool) -> set[str]:
 
 
 def _weighted_h5_names(model) -> set[str]:
-    return {W.h5_layer_name(lay.name) for lay in W._walk_layers(model) if lay.weights}
+    return {W.h5_layer_name(lay.name) for lay in W.walk_layers(model) if lay.weights}
 
 
 def test_vggface_layer_names_match_keras_vggface_files():
@@ -82,12 +82,24 @@ def test_vggface_layer_names_match_keras_vggface_files():
 
 
 def test_vggface_resnet50_is_size_agnostic():
-    with W.architecture_only():  # build the VGGFace2 architecture without any weights file
-        model = build_model("resnet50", 48, init="vggface")
+    # the VGGFace2 architecture without any weights file
+    model = build_model("resnet50", 48, init="vggface", load_pretrained=False)
     assert model.get_layer("preprocess").mode == "vggface2"
     assert model.get_layer("backbone").get_layer("conv5_3_1x1_increase") is not None
-    assert model.count_params() == 24_119_495  # reference §5 (keras-vggface ResNet50 + paper head)
+    assert model.count_params() == 24_119_495  # the authors' code (keras-vggface ResNet50 + paper head)
     assert model.output_shape == (None, 7)
+    keras.backend.clear_session()
+
+
+def test_architecture_only_block_skips_loading_and_ends_with_the_block(caches):
+    assert not W.loading_skipped()
+    with W.architecture_only():
+        assert W.loading_skipped()
+        model = build_model("mobilenet", 48, init="imagenet")  # no file cached: would raise if it loaded
+    assert model.get_layer("preprocess").mode == "tf"
+    assert not W.loading_skipped()
+    with pytest.raises(FerBenchError, match="weights fetch imagenet_mobilenet"):
+        build_model("mobilenet", 48, init="imagenet")
     keras.backend.clear_session()
 
 

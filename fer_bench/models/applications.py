@@ -1,4 +1,4 @@
-"""keras.applications backbones with the BTFER paper head (seed 003 §3.2, §3.5; reference code §5).
+"""keras.applications backbones with the BTFER paper head (Ipinze Tutuianu et al., 2024, §3.2 and §3.5).
 
 Every model: raw RGB 0..255 -> Preprocess(mode) -> backbone (a nested keras.Model named ``"backbone"``, so
 :func:`~fer_bench.models.registry.backbone_of` finds it and the trainer can freeze it in phase 1) ->
@@ -6,10 +6,10 @@ GlobalAveragePooling2D -> Dense 256 ReLU -> Dropout 0.2 -> Dense 128 ReLU -> Den
 
 The paper head uses GAP for every pretrained backbone (Tables 2-3 star none of them); the authors' notebooks
 sometimes used Flatten instead, which is identical at 48 px for VGG (1x1x512) and only changes the head size at
-224 px (reference §5).
+224 px (the authors' notebooks, github.com/gipinze/ResearchModels_GIT).
 
 ImageNet weights: the application is always instantiated with ``weights=None`` and the no-top file is then
-loaded from the Keras cache (``~/.keras/models``) by :func:`fer_bench.models.weights.require`, which raises a
+loaded from the Keras cache (``~/.keras/models``) by :func:`fer_bench.models.weights_cache.require`, which raises a
 FerBenchError naming ``fer-bench weights fetch imagenet_<model>`` when it is absent. Keras' own downloader is
 never reached, so nothing is fetched silently.
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import keras
 
-from . import weights as W
 from .layers import model_input, paper_head
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
+from .weights_cache import require
 
 
 @dataclass(frozen=True)
@@ -77,15 +77,16 @@ def backbone_architecture(name: str, input_size: int, layer_name: str = "backbon
 
 
 def _builder(app: _App):
-    def build(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
+    def build(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
+              load_pretrained: bool = True) -> keras.Model:
         if init == "vggface":
             from .vggface import build_vggface
 
             return build_vggface(app.name, input_size, num_classes, init, preprocess_mode,
-                                 model_name=f"{app.name}_vggface")
+                                 model_name=f"{app.name}_vggface", load_pretrained=load_pretrained)
         path = None
-        if init == "imagenet" and not W.loading_skipped():
-            path = W.require(f"imagenet_{app.name}")  # fail fast, before building
+        if init == "imagenet" and load_pretrained:
+            path = require(f"imagenet_{app.name}")  # fail fast, before building
         inputs, x = model_input(input_size, preprocess_mode)
         bb = backbone_architecture(app.name, input_size)
         if path is not None:

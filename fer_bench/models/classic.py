@@ -1,8 +1,8 @@
-"""Classic CNNs of the BTFER benchmark, trained from scratch (seed 003 §3.2; reference code §6).
+"""Classic CNNs of the BTFER benchmark (Ipinze Tutuianu et al., 2024, §3.2), trained from scratch.
 
 LeNet5, AlexNet, ZFNet, VGGNet, GoogLeNet and ResNet18. The paper text names these networks but gives no layer
-stacks, so the stacks follow the authors' notebooks (reference §6) except where those notebooks contain a
-plain bug or contradict the paper; each builder's docstring says where it deviates.
+stacks, so the stacks follow the authors' notebooks (github.com/gipinze/ResearchModels_GIT) except where they
+contain a plain bug or contradict the paper; each builder's docstring says where it deviates.
 
 All take raw RGB 0..255 (``Preprocess("rescale")`` = x/255, as the authors did) and end in softmax.
 GoogLeNet and ResNet18 have two stems, like the authors' 48 px and 224 px notebooks: inputs smaller than
@@ -16,7 +16,7 @@ from keras import layers
 
 from ..errors import FerBenchError
 from .layers import model_input
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
 
 #: inputs of at least this size use the ImageNet-style stems of GoogLeNet and ResNet18
 LARGE_INPUT = 112
@@ -25,7 +25,7 @@ LARGE_INPUT = 112
 # ------------------------------------------------------------------------------------------------ LeNet5
 def build_lenet5(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
     """LeNet5* (Flatten): Conv 6 5x5 -> MP 2 -> Conv 16 5x5 -> MP 2 -> Flatten -> Dense 120 -> Dense 84 ->
-    softmax, all ReLU (the authors used ReLU instead of tanh; reference §6: 169,271 params at 48)."""
+    softmax, all ReLU (the authors used ReLU instead of tanh; their code: 169,271 params at 48)."""
     inputs, x = model_input(input_size, preprocess_mode)
     x = layers.Conv2D(6, 5, activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
@@ -45,8 +45,8 @@ def build_alexnet(input_size: int, num_classes: int, init: str, preprocess_mode:
     Drop .5 -> softmax.
 
     The authors' 48-px notebook used GAP where the table says Flatten; at 48 px the last map is 1x1, so both
-    give the reference's 21,612,295 parameters. At 224 px Flatten makes it the classic ~58M AlexNet.
-    (The "AlexNet" folder of the authors' 48 Conservative tree runs the Modular code: reference §6.)
+    give the authors' code's 21,612,295 parameters. At 224 px Flatten makes it the classic ~58M AlexNet.
+    (The "AlexNet" folder of the authors' 48 Conservative tree runs the Modular code.)
     """
     inputs, x = model_input(input_size, preprocess_mode)
     x = layers.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(x)
@@ -72,7 +72,7 @@ def build_alexnet(input_size: int, num_classes: int, init: str, preprocess_mode:
 # ------------------------------------------------------------------------------------------------ ZFNet
 def build_zfnet(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
     """ZFNet: Conv 96 7x7 s2 (uniform init) -> MP 2 | Conv 256 5x5 s2 same -> MP 2 | Conv 384, 384, 256 3x3
-    same -> MP 2 | Flatten -> 4096 -> Drop .5 -> 4096 -> Drop .5 -> softmax (reference §6: 21,589,127 at 48)."""
+    same -> MP 2 | Flatten -> 4096 -> Drop .5 -> 4096 -> Drop .5 -> softmax (the authors' code: 21,589,127 at 48)."""
     inputs, x = model_input(input_size, preprocess_mode)
     x = layers.Conv2D(96, 7, strides=2, activation="relu", name="conv1",
                       kernel_initializer=keras.initializers.RandomUniform(-0.05, 0.05))(x)
@@ -98,7 +98,7 @@ def build_vggnet(input_size: int, num_classes: int, init: str, preprocess_mode: 
     2x64, MP, 2x128, MP, 3x256, MP, 3x512, MP, 3x512, MP (3x3 same) -> Flatten -> Dense 4096 -> Dense 4096 ->
     softmax, no dropout and no BN.
 
-    Parameters: 33,625,927 at 48 px and 134,289,223 at 224 px (reference §6). The paper's PARAM column says
+    Parameters: 33,625,927 at 48 px and 134,289,223 at 224 px (as the authors' code). The paper's PARAM column says
     ~15M (48) and ~12M (224), which fits no code the authors published; we follow their code.
     """
     inputs, x = model_input(input_size, preprocess_mode)
@@ -144,7 +144,7 @@ def build_googlenet(input_size: int, num_classes: int, init: str, preprocess_mod
     * inputs >= 112 px: the ImageNet stem (Conv 64 7x7 s2 -> MP 3 s2 -> Conv 64 1x1 -> Conv 192 3x3 -> MP 3 s2)
       and the original pools (none between 4b and 4c), GAP head (= the authors' AvgPool 7x7 at 224 px).
 
-    Deviation from the authors' code (reference §6): their inception module feeds the filter lists in a
+    Deviation from the authors' code: their inception module feeds the filter lists in a
     permuted order (1x1 reduce 64 -> 3x3 96, 1x1 128 -> 5x5 16, pool -> 1x1 32, 1x1 32), a bug; we use the
     original GoogLeNet assignment the paper cites: 5,973,047 parameters at 48 px instead of their 5,909,319.
     """
@@ -207,18 +207,17 @@ def _resnet18_head(x, num_classes: int):
     return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
-def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str) -> keras.Model:
+def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str, load_pretrained: bool) -> keras.Model:
     """ResNet18 from the keras-hub ``resnet_18_imagenet`` preset, only when cached locally (never downloads)."""
-    from . import weights as W
+    from .weights_cache import keras_hub_preset_dir, require
 
-    entry = W.get_entry("imagenet_resnet18")
-    if W.loading_skipped():
+    if not load_pretrained:
         raise FerBenchError(
             "ResNet18 ImageNet comes from a keras-hub preset, so its architecture exists only where the preset "
             "is cached; use --init scratch (same layers as the authors' ResNet18) or fetch the preset"
         )
-    W.require(entry.name)  # keras-hub installed + preset folder cached, else a one-line error with the fix
-    preset = W.keras_hub_preset_dir()
+    require("imagenet_resnet18")  # keras-hub installed + preset folder cached, else a one-line error with the fix
+    preset = keras_hub_preset_dir()
     import keras_hub  # type: ignore[import-not-found]
 
     try:
@@ -231,17 +230,18 @@ def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str) 
     return keras.Model(inputs, outputs, name="resnet18_imagenet")
 
 
-def build_resnet18(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
-    """ResNet18 + Dropout + Dense (paper §3.2): basic blocks [64, 128, 256, 512] x 2 (first strides 1,2,2,2),
-    head GAP -> Dropout 0.2 -> Dense 1024 ReLU -> Dropout 0.5 -> softmax.
+def build_resnet18(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
+                   load_pretrained: bool = True) -> keras.Model:
+    """ResNet18 + Dropout + Dense (Ipinze Tutuianu et al., 2024, §3.2): basic blocks [64, 128, 256, 512] x 2
+    (first strides 1,2,2,2), head GAP -> Dropout 0.2 -> Dense 1024 ReLU -> Dropout 0.5 -> softmax.
 
-    Stem: Conv 64 3x3 s1 + BN + ReLU, no max-pool, for inputs < 112 px (11,710,919 params at 48, reference §6);
+    Stem: Conv 64 3x3 s1 + BN + ReLU, no max-pool, for inputs < 112 px (11,710,919 params at 48, as the authors' code);
     Conv 64 7x7 s2 + BN + ReLU + MaxPool 3 s2 for larger inputs (11,718,599). ``init="imagenet"`` uses the
     keras-hub ``resnet_18_imagenet`` preset as a nested "backbone", only if keras-hub is installed and the
     preset is cached offline; otherwise a FerBenchError says how to get it.
     """
     if init == "imagenet":
-        return _resnet18_imagenet(input_size, num_classes, preprocess_mode)
+        return _resnet18_imagenet(input_size, num_classes, preprocess_mode, load_pretrained)
     inputs, x = model_input(input_size, preprocess_mode)
     if input_size >= LARGE_INPUT:
         x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)

@@ -1,4 +1,4 @@
-"""The BTFER authors' own CNNs (seed 003 section 3.3; reference code section 6).
+"""The BTFER authors' own CNNs (Ipinze Tutuianu et al., 2024, §3.3; code: github.com/gipinze/ResearchModels_GIT).
 
 Sequential Simple, Sequential 3 Conv, Sequential 4 Conv, Modular, Ensemble and SMMB (the paper's
 "self-designed" networks) plus the authors' "Mediapipe CNN". Layer stacks follow the paper text where it gives
@@ -13,11 +13,11 @@ import keras
 from keras import layers
 
 from .layers import Grayscale, model_input
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
 
 
 def build_sequential_4conv(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
-    """Sequential 4 Conv, following the paper text (seed 003 §3.3, Fig. 4).
+    """Sequential 4 Conv, following the paper text (Ipinze Tutuianu et al., 2024, §3.3, Fig. 4).
 
     Block 1: Conv 32 3x3 'same' -> Conv 64 3x3 -> MP 2 -> Drop .25 | Block 2: Conv 128 x2 -> MP 2 | Block 3:
     Conv 256 x2 -> MP 2 | Block 4: Conv 512 + BN + ReLU -> Drop .2 | GAP -> Dense 1024 -> Drop .5 -> softmax.
@@ -26,7 +26,7 @@ def build_sequential_4conv(input_size: int, num_classes: int, init: str, preproc
     authors' code does); the Block-4 conv is 'same' as in the authors' code, since a 'valid' 3x3 conv does not
     fit the 2x2 map left at 48 px. 2,840,775 parameters at any size (the paper's "~3M"; it is the same count as
     the authors' "Model 10"). The authors' notebooks for "Conv3" and "Conv4" run byte-identical code (their
-    Conv3, reference §6); we follow the paper's two different descriptions instead.
+    Conv3); we follow the paper's two different descriptions instead.
     """
     inputs, x = model_input(input_size, preprocess_mode)
     x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
@@ -51,11 +51,11 @@ def build_sequential_4conv(input_size: int, num_classes: int, init: str, preproc
 
 
 def build_sequential_3conv(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
-    """Sequential 3 Conv, following the paper text (seed 003 §3.3, Fig. 3).
+    """Sequential 3 Conv, following the paper text (Ipinze Tutuianu et al., 2024, §3.3, Fig. 3).
 
     Block 1: Conv 32 3x3 'same' -> Conv 64 3x3 -> MP 2 -> Drop .25 | Block 2: Conv 128 x2 -> MP 2 | Block 3:
     Conv 512 3x3 'same' + BN + ReLU -> MP 2 | GAP -> Dense 1024 -> Drop .5 -> softmax. 1,365,703 parameters
-    (the paper's "~1,3M"; reference §6 counts the same for the authors' Conv3 code, which orders pools and
+    (the paper's "~1,3M"; the same count as the authors' Conv3 code, which orders pools and
     dropouts slightly differently: Conv 128 -> MP -> Conv 128 -> Drop .25 -> Conv 512 -> BN -> MP -> Drop .2).
     """
     inputs, x = model_input(input_size, preprocess_mode)
@@ -82,7 +82,7 @@ def build_sequential_simple(input_size: int, num_classes: int, init: str, prepro
     Flatten -> Dense 512 -> Drop .2 -> softmax.
 
     Follows the paper text. The authors' "Sequential 1" code differs (Conv 256 as the 4th conv, Drop .1 after
-    every pool: 2,489,671 params at 48 px, 88,997,191 at 224, reference §6). The paper's PARAM column is itself
+    every pool: 2,489,671 params at 48 px, 88,997,191 at 224). The paper's PARAM column is itself
     split: "~2.5" at 48 px matches the code, "~22M" at 224 px matches the text (ours: 22.3M at 224, 0.70M at 48).
     """
     inputs, x = model_input(input_size, preprocess_mode)
@@ -118,7 +118,7 @@ def build_modular(input_size: int, num_classes: int, init: str, preprocess_mode:
     """Modular (MNN, paper §3.3, Fig. 7): a local sub-network (Conv 32/64/128 3x3 'same', each + MP 2 ->
     Flatten -> Dense 512 -> Drop .5 -> Dense 256 -> Drop .5) and a global one (the same with 5x5 kernels) on the
     same input, concatenated -> softmax. 24 layers (input and preprocessing included), as the paper says;
-    5,337,735 params at 48 px and 103,379,591 at 224 (paper: ~5M / ~103M; reference §6)."""
+    5,337,735 params at 48 px and 103,379,591 at 224 (paper: ~5M / ~103M; the authors' code: the same)."""
     inputs, x = model_input(input_size, preprocess_mode)
     local = _modular_branch(x, 3, "local")
     glob = _modular_branch(x, 5, "global")
@@ -147,7 +147,7 @@ def build_ensemble(input_size: int, num_classes: int, init: str, preprocess_mode
 
     Each CNN: 3 stages of [Conv 3x3 'same' + BN + ReLU] x2 -> MP 2 -> Drop .25, then GAP -> Dense 512 ->
     Drop .25 -> softmax. CNN-1 and CNN-2 use widths 32/64/128, CNN-3 64/128/256 (the paper's "variations in
-    convolutional layers" as the authors' code has them; reference §6). The paper gives Dropout 0.25 after the
+    convolutional layers" as the authors' code has them). The paper gives Dropout 0.25 after the
     Dense 512, the authors' code 0.5; we follow the paper. 2,001,045 parameters (paper: ~2M).
     """
     inputs, x = model_input(input_size, preprocess_mode)
@@ -194,7 +194,7 @@ def build_smmb(input_size: int, num_classes: int, init: str, preprocess_mode: st
 
 
 def build_mediapipe_cnn(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
-    """The authors' "Mediapipe CNN" (no MediaPipe involved; reference §6), on grayscale: RGB 0..255 ->
+    """The authors' "Mediapipe CNN" (no MediaPipe involved), on grayscale: RGB 0..255 ->
     x/255 -> luma -> [Conv 64 (valid) + BN, Conv 64 + BN, MP, Drop .5] -> [128 + BN x2, MP, Drop .4] ->
     [256 + BN x2, MP, Drop .5] -> [512 + BN x2, MP, Drop .4] -> Flatten -> Dense 1024 -> Drop .5 -> Dense 256
     -> softmax; he_normal convs. 7,054,279 parameters at 48 px. Not one of the paper's tables' rows (the paper

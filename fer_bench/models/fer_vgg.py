@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from .layers import model_input
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
 
 
 def build_fer_vgg(input_size: int, num_classes: int, init: str, preprocess_mode: str,

@@ -1,9 +1,11 @@
 """The model registry: one table is the single source of truth for every network fer-bench can train.
 
-Each entry is a frozen :class:`ModelSpec` registered with :func:`register`. Builders receive the input size,
-the number of classes and the initialisation, and return a Keras model that takes **raw RGB pixels in 0..255**
-(float32) and outputs softmax probabilities. Input preprocessing (x/255, caffe BGR mean subtraction, VGGFace
-v1/v2, torch, tf) is the first layer of the model (:class:`fer_bench.models.layers.Preprocess`), so a saved
+Each entry is a frozen :class:`~fer_bench.models.spec.ModelSpec` registered with
+:func:`~fer_bench.models.spec.register` by its family module; :func:`load_families` imports those modules
+(once, on the first lookup), so nothing else has to import them for their side effect. Builders receive the input
+size, the number of classes and the initialisation, and return a Keras model that takes **raw RGB pixels in
+0..255** (float32) and outputs softmax probabilities. Input preprocessing (x/255, caffe BGR mean subtraction,
+VGGFace v1/v2, torch, tf) is the first layer of the model (:class:`fer_bench.models.layers.Preprocess`), so a saved
 ``.keras`` file is self-describing and the train / validation / test / cross-domain paths can never disagree.
 
 Models whose ImageNet/VGGFace backbone is frozen in phase 1 keep that backbone as a nested layer named
@@ -12,82 +14,54 @@ Models whose ImageNet/VGGFace backbone is frozen in phase 1 keep that backbone a
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from ..errors import FerBenchError
+from .spec import (  # noqa: F401  re-exported: the registry's public names
+    _ALIASES,
+    _REGISTRY,
+    INITS,
+    PREPROCESS_MODES,
+    PREPROCESS_POLICIES,
+    ModelMismatch,
+    ModelSpec,
+    _key,
+    register,
+)
 
-INITS = ("scratch", "imagenet", "vggface")
-#: Preprocessing modes understood by layers.Preprocess.
-PREPROCESS_MODES = ("rescale", "tf", "torch", "caffe", "vggface1", "vggface2", "raw")
-#: "native" = each backbone's own preprocessing for its init (fer-bench default);
-#: "paper" = x/255 for every backbone, as the BTFER authors' notebooks did (their quirk, opt-in).
-PREPROCESS_POLICIES = ("native", "paper")
+#: True inside :func:`architecture_only`; context-local (threads and tasks do not see each other's value).
+_ARCHITECTURE_ONLY: ContextVar[bool] = ContextVar("fer_bench_architecture_only", default=False)
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything fer-bench knows about one architecture.
+def load_families() -> None:
+    """Import every model family module so its ``register`` calls (and Keras serializables) exist.
 
-    builder(input_size, num_classes, init, preprocess_mode) -> keras.Model (input: HxWx3 float RGB 0..255).
+    Lazy, so importing :mod:`fer_bench.models` does not import Keras; Python runs each module once.
+    Add new family modules here.
     """
-
-    name: str
-    builder: Callable[..., Any]
-    family: str
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    inits: tuple[str, ...] = ("scratch",)
-    #: preprocessing mode per init, when the policy is "native"
-    preprocessing: dict[str, str] = field(default_factory=lambda: {"scratch": "rescale"})
-    min_size: int = 32
-    resolutions: tuple[int, ...] = (48, 224)
-    #: True when a pretrained backbone is trained in two phases (frozen, then all unfrozen)
-    two_phase: bool = False
-    #: learning rate of the paper's recipe for this model (Adam)
-    learning_rate: float = 1e-4
-
-    def preprocess_mode(self, init: str, policy: str = "native") -> str:
-        if policy == "paper":
-            return "rescale"
-        return self.preprocessing.get(init, "rescale")
-
-
-_REGISTRY: dict[str, ModelSpec] = {}
-_ALIASES: dict[str, str] = {}
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_").replace(" ", "_")
-
-
-def register(spec: ModelSpec) -> ModelSpec:
-    """Add a spec to the registry (names and aliases must be unique)."""
-    for n in (spec.name, *spec.aliases):
-        k = _key(n)
-        if k in _ALIASES and _ALIASES[k] != spec.name:
-            raise ValueError(f"model name {n!r} already registered for {_ALIASES[k]!r}")
-        _ALIASES[k] = spec.name
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def _ensure_loaded() -> None:
-    # importing the package registers every family module
-    from . import zoo  # noqa: F401
+    from . import (  # noqa: F401
+        applications,  # keras.applications backbones + paper head
+        classic,  # LeNet5, AlexNet, ZFNet, VGGNet, GoogLeNet, ResNet18
+        custom,  # the BTFER authors' own CNNs
+        fer_vgg,  # compact VGG-style net of the strong recipe (fer-bench, not the paper)
+        repvgg,  # RepVGG (multi-branch, re-parameterisable)
+        vggface,  # VGGFace / VGGFace2 backbones (SENet50)
+    )
 
 
 def list_models(pattern: str = "*") -> list[str]:
     """Registered names matching an fnmatch pattern, sorted."""
-    _ensure_loaded()
+    load_families()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
 
 
 def get_spec(name: str) -> ModelSpec:
     """Look up a model by name or alias; unknown names raise a one-line FerBenchError."""
-    _ensure_loaded()
+    load_families()
     k = _key(name)
     if k not in _ALIASES:
         close = [n for n in _REGISTRY if k[:4] in n][:5]
@@ -98,28 +72,41 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[_ALIASES[k]]
 
 
-def check_build_args(spec: ModelSpec, input_size: int, init: str) -> None:
-    if init not in INITS:
-        raise FerBenchError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
-    if init not in spec.inits:
-        raise FerBenchError(
-            f"model {spec.name} cannot be initialised from {init!r}; allowed: {', '.join(spec.inits)}"
-        )
-    if input_size < spec.min_size:
-        raise FerBenchError(
-            f"model {spec.name} needs inputs of at least {spec.min_size}x{spec.min_size} pixels, got "
-            f"{input_size}; use --res {max(spec.min_size, 224) if spec.min_size > 48 else 48} or another model"
-        )
+@contextlib.contextmanager
+def architecture_only() -> Iterator[None]:
+    """Inside this block :func:`build_model` skips loading pretrained weights (parameter counts, layer summaries).
+
+    For callers that cannot pass ``build_model(..., load_pretrained=False)`` themselves.
+    """
+    token = _ARCHITECTURE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _ARCHITECTURE_ONLY.reset(token)
+
+
+def loading_skipped() -> bool:
+    """True inside :func:`architecture_only`."""
+    return _ARCHITECTURE_ONLY.get()
 
 
 def build_model(name: str, input_size: int, num_classes: int = 7, init: str = "scratch",
-                preprocess_policy: str = "native"):
-    """Build a registered model; input (input_size, input_size, 3) RGB 0..255, output softmax(num_classes)."""
+                preprocess_policy: str = "native", *, load_pretrained: bool | None = None):
+    """Build a registered model; input (input_size, input_size, 3) RGB 0..255, output softmax(num_classes).
+
+    ``load_pretrained=False`` builds a pretrained init's architecture without reading its weights file (the
+    default, None, loads them unless inside :func:`architecture_only`).
+    """
     spec = get_spec(name)
-    check_build_args(spec, input_size, init)
+    spec.check(init, input_size)
     if preprocess_policy not in PREPROCESS_POLICIES:
         raise FerBenchError(f"unknown preprocessing policy {preprocess_policy!r}; use native or paper")
-    return spec.builder(input_size, num_classes, init, spec.preprocess_mode(init, preprocess_policy))
+    if load_pretrained is None:
+        load_pretrained = not loading_skipped()
+    mode = spec.preprocess_mode(init, preprocess_policy)
+    if init == "scratch":  # nothing to load; scratch-only builders take no load_pretrained
+        return spec.builder(input_size, num_classes, init, mode)
+    return spec.builder(input_size, num_classes, init, mode, load_pretrained=load_pretrained)
 
 
 def backbone_of(model) -> Any | None:

@@ -14,7 +14,7 @@ unpadded. For stride 2, TF's 'same' padding would pad only bottom/right, putting
 pixel away from the 1x1 sample, and the fused kernel would be wrong; explicit symmetric padding keeps them
 aligned (as PyTorch's padding=1 / padding=0 in the original RepVGG).
 
-Layout of the fer-bench ``repvgg`` model: the BTFER authors' "create_repvgg_a0" (reference §6; not the real
+Layout of the fer-bench ``repvgg`` model: the BTFER authors' "create_repvgg_a0" (their notebooks; not the real
 RepVGG-A0) is a stem Conv 64 3x3 s2 and 11 blocks of (channels, stride) = (64,1), (128,2), (128,1), (256,2),
 (256,1), (256,1), (512,2), (512,1) x4, where each of their blocks holds two 3x3 convs (and has no
 re-parameterisation at all, plus a stop_gradient bug). We keep their widths, strides and depth and make every
@@ -30,7 +30,7 @@ import numpy as np
 from keras import layers, ops
 
 from .layers import model_input
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
 
 #: (channels, stride) of the authors' 11 blocks; each becomes two RepVGG blocks
 AUTHORS_LAYOUT = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (256, 1), (512, 2), (512, 1), (512, 1),

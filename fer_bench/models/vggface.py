@@ -1,6 +1,6 @@
 """VGGFace (VGG16) and VGGFace2 (ResNet50, SENet50) backbones re-implemented in Keras 3.
 
-``keras_vggface`` (rcmalli, 2019) no longer imports under TF >= 2.6 (field survey §3C), so these are fresh
+``keras_vggface`` (rcmalli, 2019) no longer imports under TF >= 2.6, so these are fresh
 Keras 3 implementations whose layers carry the names of the published keras-vggface v2.0 h5 files
 (``rcmalli_vggface_tf_notop_{vgg16,resnet50,senet50}.h5``):
 
@@ -12,7 +12,7 @@ Keras 3 implementations whose layers carry the names of the published keras-vggf
   ``conv{stage}_{block}_1x1_down`` / ``.._1x1_up`` (1x1, with bias) on the residual branch.
 
 Keras 3 forbids ``/`` in layer names, so ``/`` is written ``__`` (``conv1__7x7_s2__bn``); the loader in
-:mod:`fer_bench.models.weights` translates (:func:`~fer_bench.models.weights.keras_layer_name`).
+:mod:`fer_bench.models.h5io` translates (:func:`~fer_bench.models.h5io.keras_layer_name`).
 
 **Size-agnostic** (a documented deviation): keras-vggface ends ResNet50/SENet50 with a fixed
 ``AveragePooling2D(7, 7)`` (``avg_pool``, no weights), which only works for inputs >= 197 px. These backbones
@@ -30,12 +30,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from . import weights as W
+from .h5io import keras_layer_name, load_h5_by_name
 from .layers import model_input, paper_head
-from .registry import ModelSpec, register
+from .spec import ModelSpec, register
+from .weights_cache import require
 
 ARCHS = ("vgg16", "resnet50", "senet50")
-_N = W.keras_layer_name
+_N = keras_layer_name
 
 
 def _vgg16(x):
@@ -108,27 +109,29 @@ def backbone(arch: str, input_size: int, name: str = "backbone") -> keras.Model:
 
 def load_vggface_weights(model_or_backbone: keras.Model, arch: str) -> dict:
     """Load the cached keras-vggface v2.0 weights of ``arch`` by layer name (FerBenchError if absent)."""
-    path = W.require(f"vggface_{arch}")
-    return W.load_h5_by_name(model_or_backbone, path, require_all=True)
+    path = require(f"vggface_{arch}")
+    return load_h5_by_name(model_or_backbone, path, require_all=True)
 
 
 def build_vggface(arch: str, input_size: int, num_classes: int, init: str, preprocess_mode: str,
-                  model_name: str | None = None) -> keras.Model:
+                  model_name: str | None = None, *, load_pretrained: bool = True) -> keras.Model:
     """VGGFace backbone (nested, named "backbone") + the BTFER paper head (GAP)."""
     path = None
-    if init == "vggface" and not W.loading_skipped():
-        path = W.require(f"vggface_{arch}")  # fail before building anything heavy
+    if init == "vggface" and load_pretrained:
+        path = require(f"vggface_{arch}")  # fail before building anything heavy
     inputs, x = model_input(input_size, preprocess_mode)
     bb = backbone(arch, input_size)
     if path is not None:
-        W.load_h5_by_name(bb, path, require_all=True)
+        load_h5_by_name(bb, path, require_all=True)
     outputs = paper_head(bb(x), num_classes, pooling="gap")
     return keras.Model(inputs, outputs, name=model_name or f"{arch}_vggface")
 
 
-def build_senet50(input_size: int, num_classes: int, init: str, preprocess_mode: str) -> keras.Model:
+def build_senet50(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
+                  load_pretrained: bool = True) -> keras.Model:
     """VGGFace2 SENet50 + paper head (224 in the paper; size-agnostic here, see the module docstring)."""
-    return build_vggface("senet50", input_size, num_classes, init, preprocess_mode, model_name="senet50")
+    return build_vggface("senet50", input_size, num_classes, init, preprocess_mode, model_name="senet50",
+                         load_pretrained=load_pretrained)
 
 
 register(ModelSpec(

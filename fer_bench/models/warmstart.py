@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import FerBenchError
 from ..hashing import file_sha256
+from .loading import load_keras
 
 
 def _weighted_layers(layer, out: dict) -> dict:
@@ -32,17 +33,8 @@ def _weighted_layers(layer, out: dict) -> dict:
 
 def warm_start(model, path: str | Path) -> dict:
     """Load the weights of *path* into *model* (in place). Returns {file, sha256, layers} for the run record."""
-    import keras
-
-    from . import zoo  # noqa: F401  registers fer-bench layers so any fer-bench file loads
-
     path = Path(path)
-    if not path.is_file():
-        raise FerBenchError(f"{path}: --init-from file not found; pass a run's model.keras or an exported .keras")
-    try:
-        source = keras.models.load_model(path, compile=False)
-    except Exception as exc:
-        raise FerBenchError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {exc})") from None
+    source = load_keras(path, what="--init-from file", hint="pass a run's model.keras or an exported .keras")
     src_layers = _weighted_layers(source, {})
     dst_layers = _weighted_layers(model, {})
     for name, layer in dst_layers.items():

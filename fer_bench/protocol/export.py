@@ -23,19 +23,17 @@ def export_model(src: Path, out: Path, *, flip_tta: bool = False, check_images: 
     """
     import keras
 
-    from ..models import zoo  # noqa: F401  registers every fer-bench layer for loading
     from ..models.layers import FlipAverage
+    from ..models.loading import load_keras
     from ..models.repvgg import reparameterize
 
     src, out = Path(src), Path(out)
+    hint = "pass the model.keras of a run folder"
     if not src.is_file():
-        raise FerBenchError(f"{src}: no such model file; pass the model.keras of a run folder")
+        raise FerBenchError(f"{src}: no such model file; {hint}")
     if out.suffix != ".keras":
         raise FerBenchError(f"{out}: the exported file must end in .keras")
-    try:
-        model = keras.models.load_model(src, compile=False)
-    except Exception as exc:
-        raise FerBenchError(f"{src}: cannot be loaded as a Keras model ({type(exc).__name__}: {exc})") from None
+    model = load_keras(src, hint=hint)
     fused = reparameterize(model)
     shape = (check_images, *model.input_shape[1:])
     x = np.random.default_rng(seed).uniform(0, 255, size=shape).astype("float32")

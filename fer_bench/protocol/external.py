@@ -35,19 +35,13 @@ PRESETS = {
 
 
 def load_any_model(path: Path):
-    """Load a .keras / .h5 model without compiling; one-line error when the file is missing or unreadable."""
-    import keras
+    """Load a .keras / .h5 model without compiling; one-line error when the file is missing or unreadable.
 
-    import fer_bench.models.zoo  # noqa: F401  registers every fer_bench serializable (RepVGG blocks included)
+    The same as :func:`fer_bench.models.loading.load_keras` (kept under this name for its callers).
+    """
+    from ..models.loading import load_keras
 
-    path = Path(path)
-    if not path.is_file():
-        raise FerBenchError(f"model file {path} not found; check the path")
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # keras raises many types for a bad file
-        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise FerBenchError(f"cannot load model {path}: {msg}; pass a Keras .keras or .h5 model file") from None
+    return load_keras(path)
 
 
 def is_fer_bench_model(model) -> bool:

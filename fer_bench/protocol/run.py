@@ -128,11 +128,7 @@ def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_
 
     stage = on_stage or (lambda s: None)
     spec = get_spec(cfg.model)  # fail fast on an unknown model, before any decoding
-    if cfg.weights not in spec.inits:
-        raise FerBenchError(f"model {spec.name} cannot use --weights {cfg.weights}; allowed: "
-                            f"{', '.join(spec.inits)}")
-    if cfg.res < spec.min_size:
-        raise FerBenchError(f"model {spec.name} needs --res >= {spec.min_size} (got {cfg.res})")
+    spec.check(cfg.weights, cfg.res)  # the registry's init/size rule, before any decoding
     recipe = RECIPES[cfg.recipe]
     paper = cfg.protocol == "paper"
     resize = "nearest" if paper else "area"

@@ -51,16 +51,18 @@ def load_sweep_toml(path: Path) -> dict:
 
 def expand(models, res, weights, balance, train, seeds, base: RunConfig) -> tuple[list[RunConfig], list[str]]:
     """All valid RunConfigs of the grid (in a stable order) and notes on the combinations dropped."""
-    from ..models.registry import get_spec
+    from ..models.registry import ModelMismatch, get_spec
 
     configs, notes = [], []
     for m, r, w, b, t, s in itertools.product(models, res, weights, balance, train, seeds):
         spec = get_spec(m)
-        if w not in spec.inits:
-            notes.append(f"skipped {spec.name} with --weights {w} (allowed: {', '.join(spec.inits)})")
-            continue
-        if int(r) < spec.min_size:
-            notes.append(f"skipped {spec.name} at {r}px (needs >= {spec.min_size})")
+        try:
+            spec.check(w, int(r))  # the registry's rule; a mismatch is dropped with a note, not an error
+        except ModelMismatch as exc:
+            if exc.field == "weights":
+                notes.append(f"skipped {spec.name} with --weights {w} (allowed: {', '.join(spec.inits)})")
+            else:
+                notes.append(f"skipped {spec.name} at {r}px (needs >= {spec.min_size})")
             continue
         configs.append(replace(base, model=spec.name, res=int(r), weights=w, balance=b, train=t, seed=int(s)))
     seen, unique = set(), []
