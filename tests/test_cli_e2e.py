@@ -74,7 +74,7 @@ def test_leaderboard_has_the_row(finished_run):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["run", "--model", "resnet9000"], "unknown model"),
+    (["run", "--model", "resnet9000", "--train", TRAIN], "unknown model"),
     (["run", "--train", "/nonexistent/dataset"], "/nonexistent/dataset"),
     (["run", "--balance", "heavy"], "--balance"),
     (["leaderboard", "--results", "/nonexistent/results"], "no runs found"),

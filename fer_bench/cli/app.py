@@ -17,6 +17,7 @@ typer >= 0.26 does not even depend on click), older typer uses ``click`` itself.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from types import ModuleType
 
@@ -113,7 +114,13 @@ def _parser_exceptions() -> ModuleType:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    """Whitespace collapsed; a sentence repeated back to back said once (typer 0.2x and click 8.2+ each append
+    "Did you mean 'run'?" to an unknown command)."""
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.?!])\s+", " ".join(str(text).split())):
+        if not out or sentence != out[-1]:
+            out.append(sentence)
+    return " ".join(out)
 
 
 def _fail(message: str, status: int = 2) -> None:
