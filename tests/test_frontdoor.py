@@ -242,3 +242,48 @@ def test_tensorflow_noise_is_hidden_unless_verbose(outcomes):
         assert proc.returncode == 2 and "unknown model 'resnet9000'" in proc.stderr, proc.stderr
     assert not [n for n in TF_NOISE if n in quiet.stderr], quiet.stderr
     assert "absl::InitializeLog" in loud.stderr or "oneDNN" in loud.stderr or "cuda" in loud.stderr, loud.stderr
+
+
+# ------------------------------------------------------------------------------------------------ Ctrl-C
+
+
+@pytest.mark.parametrize("how", ["KeyboardInterrupt", "Abort", "Exit(130)"])
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys, how):
+    """However the interrupt reaches main() (KeyboardInterrupt outside a command; click's Abort with typer < 0.26;
+    a silent Exit(130) return with typer >= 0.26), the user gets the resume line and status 130."""
+    import typer
+
+    import fer_bench.cli.app as cli
+
+    def fake_app(**kwargs):
+        if how == "KeyboardInterrupt":
+            raise KeyboardInterrupt
+        if how == "Abort":
+            raise typer.Abort()
+        return 130
+
+    monkeypatch.setattr(cli, "app", fake_app)
+    with pytest.raises(SystemExit) as exc:
+        cli.main([])
+    assert exc.value.code == 130
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.strip()] == [cli.INTERRUPTED]
+    assert "run the same command again to resume from the last finished epoch" in cli.INTERRUPTED
+
+
+def test_sigint_in_a_real_command(tmp_path):
+    """SIGINT (what Ctrl-C sends) while `fer-bench models show` is loading TensorFlow: one line, status 130."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([EXE, "models", "show", "lenet5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env(), stdin=subprocess.DEVNULL)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    where = f"-> {proc.returncode}\nstdout:\n{out}\nstderr:\n{err}"
+    assert proc.returncode == 130, where
+    assert "Traceback" not in out + err, where
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "interrupted; run the same command again to resume from the last finished epoch (runs that finished are "
+        "kept)"], where
