@@ -68,6 +68,45 @@ def test_user_errors_are_one_line_ferbencherrors():
         build_model("mobilenet", 48, init="vggface")
 
 
+def test_one_rule_for_init_and_size():
+    """ModelSpec.check is the rule; build_model, the run and the sweep all apply it."""
+    from fer_bench.models.registry import ModelMismatch
+    from fer_bench.protocol.config import RunConfig
+    from fer_bench.protocol.sweep import expand
+
+    spec = get_spec("inceptionv3")
+    spec.check("imagenet", 75)
+    with pytest.raises(ModelMismatch, match=r"at least 75x75 pixels, got 48; use --res 224") as exc:
+        spec.check("scratch", 48)
+    assert exc.value.field == "res" and isinstance(exc.value, FerBenchError)
+    with pytest.raises(ModelMismatch, match="cannot be initialised from 'vggface'") as exc:
+        spec.check("vggface", 224)
+    assert exc.value.field == "weights"
+    with pytest.raises(ModelMismatch, match="unknown init 'imagenet21k'"):
+        spec.check("imagenet21k", 224)
+    configs, notes = expand(["inceptionv3", "lenet5"], [48, 224], ["scratch", "imagenet"], ["simple"],
+                            ["synth:lab"], [0], RunConfig())
+    assert {(c.model, c.res, c.weights) for c in configs} == {
+        ("inceptionv3", 224, "scratch"), ("inceptionv3", 224, "imagenet"), ("lenet5", 48, "scratch"),
+        ("lenet5", 224, "scratch")}
+    assert notes == ["skipped inceptionv3 at 48px (needs >= 75)",
+                     "skipped lenet5 with --weights imagenet (allowed: scratch)"]
+
+
+def test_a_run_applies_the_rule_before_reading_data(tmp_path, monkeypatch):
+    import fer_bench.protocol.run as run_mod
+    from fer_bench.protocol.config import RunConfig
+
+    def no_decoding(*a, **k):
+        raise AssertionError("decoded data before checking the model")
+
+    monkeypatch.setattr(run_mod, "decode_split", no_decoding)
+    with pytest.raises(FerBenchError, match="model lenet5 cannot be initialised from 'imagenet'"):
+        run_mod.execute_run(RunConfig(model="lenet5", weights="imagenet", train="synth:lab"), tmp_path)
+    with pytest.raises(FerBenchError, match="model xception needs inputs of at least 71x71"):
+        run_mod.execute_run(RunConfig(model="xception", res=48, train="synth:lab"), tmp_path)
+
+
 # ------------------------------------------------------------------------------------------------ cards
 def test_every_paper_model_has_a_card():
     cards = C.load_cards()
@@ -104,11 +143,11 @@ def test_measured_counts_match_reference_where_we_build_the_authors_network():
         init = card["paper_default_init"]
         for res, ref in card["reference_params"].items():
             assert card["params"][init][res] == ref, (name, res)
-    assert cards["resnet50"]["params"]["vggface"]["224"] == 24_119_495  # VGGFace2 ResNet50, reference §5
+    assert cards["resnet50"]["params"]["vggface"]["224"] == 24_119_495  # VGGFace2 ResNet50, the authors' code
 
 
 def test_paper_numbers_spot_checks():
-    # Table 3: ResNet50 - VF, RAF-DB, simple (seed 003 line 297)
+    # Table 3 of Ipinze Tutuianu et al. (2024): ResNet50 - VF, RAF-DB, simple
     r = C.paper_numbers("resnet50", 224, "rafdb", "simple", init="vggface")
     assert r == {"in_domain": {"precision": 0.86, "recall": 0.86, "f1": 0.86, "accuracy": 0.86},
                  "cross_domain": {"precision": 0.64, "recall": 0.62, "f1": 0.61, "accuracy": 0.62}}
