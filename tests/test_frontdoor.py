@@ -287,3 +287,55 @@ def test_sigint_in_a_real_command(tmp_path):
     assert [line for line in err.splitlines() if line.strip()] == [
         "interrupted; run the same command again to resume from the last finished epoch (runs that finished are "
         "kept)"], where
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def test_run_says_what_it_is_about_to_do(outcomes):
+    """Before training, `run` prints one line: model, size, dataset, epochs, where the results go."""
+    proc = outcomes[tuple(TF_CASES[0][0])]  # run --train NOPE --results NOPE: fails after the plan line
+    plan = [line for line in proc.stdout.splitlines() if line.startswith("fer-bench run: ")]
+    assert len(plan) == 1, proc.stdout
+    for bit in ("training sequential_4conv", "48 px", f"on {NOPE}", "up to 100 epochs", f"-> {NOPE}/runs"):
+        assert bit in plan[0], plan[0]
+
+
+def test_leaderboard_piped_fits_80_columns(tmp_path):
+    """The reference leaderboard piped at 80 columns: every line fits, no label is cut, none is read as markup."""
+    import pathlib
+
+    ref = pathlib.Path(__file__).resolve().parents[1] / "results" / "reference"
+    if not (ref / "runs").is_dir():
+        pytest.skip("results/reference is not in this checkout")
+    results = tmp_path / "reference"
+    shutil.copytree(ref, results)  # the command writes leaderboard.* into the folder
+    proc = subprocess.run([EXE, "leaderboard", "--results", str(results)], capture_output=True, text=True,
+                          timeout=120, env={**_env(), "COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines and all(len(line) <= 80 for line in lines), "\n".join(x for x in lines if len(x) > 80)
+    text = " ".join(proc.stdout.split())
+    assert "[strong recipe]" in text and "…" not in text and "ID Acc" in text
+
+
+def test_evaluate_table_shows_split_and_skipped():
+    """evaluate's headline table names the scored split and counts scored and skipped images, within 80 columns."""
+    from rich.console import Console
+
+    from fer_bench.cli.evaluate_cmd import _skipped, _summary_table
+
+    skipped = _skipped({"skipped": {"not_an_image": 1}, "unreadable": [{}]}, {"dropped_out_of_label_space": 2})
+    assert skipped == {"not_an_image": 1, "label outside the model's classes": 2}
+    assert _skipped({"unreadable": [{}, {}]}, {}) == {"unreadable": 2}  # a cache without kind counts
+    metrics = {"dataset": "/data/rafdb", "split": "test", "n": 3065, "n_split": 3068, "skipped": skipped,
+               **{k: 0.5 for k in ("accuracy", "uar", "precision", "recall", "f1", "top2_accuracy")}}
+    import io
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(_summary_table("/runs/abc/model.keras", metrics))
+    text = console.export_text()
+    assert "…" not in text
+    row = next(line for line in text.splitlines() if line.startswith("test"))
+    assert row.split()[:3] == ["test", "3065", "3"], row
+    assert "split" in text and "scored" in text and "skipped" in text
