@@ -93,9 +93,13 @@ def test_vggface_resnet50_is_size_agnostic():
 
 def test_architecture_only_block_skips_loading_and_ends_with_the_block(caches):
     assert not W.loading_skipped()
+    from fer_bench.models import get_spec
+
     with W.architecture_only():
         assert W.loading_skipped()
         model = build_model("mobilenet", 48, init="imagenet")  # no file cached: would raise if it loaded
+        spec = get_spec("senet50")  # builders called directly (benchmarks/count_params.py) skip loading too
+        assert spec.builder(48, 7, "vggface", "vggface2").count_params() == 26_650_487
     assert model.get_layer("preprocess").mode == "tf"
     assert not W.loading_skipped()
     with pytest.raises(FerBenchError, match="weights fetch imagenet_mobilenet"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import keras
 
 from .layers import model_input, paper_head
-from .spec import ModelSpec, register
+from .spec import ModelSpec, register, should_load
 from .weights_cache import require
 
 
@@ -78,14 +78,14 @@ def backbone_architecture(name: str, input_size: int, layer_name: str = "backbon
 
 def _builder(app: _App):
     def build(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
-              load_pretrained: bool = True) -> keras.Model:
+              load_pretrained: bool | None = None) -> keras.Model:
         if init == "vggface":
             from .vggface import build_vggface
 
             return build_vggface(app.name, input_size, num_classes, init, preprocess_mode,
                                  model_name=f"{app.name}_vggface", load_pretrained=load_pretrained)
         path = None
-        if init == "imagenet" and load_pretrained:
+        if init == "imagenet" and should_load(load_pretrained):
             path = require(f"imagenet_{app.name}")  # fail fast, before building
         inputs, x = model_input(input_size, preprocess_mode)
         bb = backbone_architecture(app.name, input_size)

@@ -16,7 +16,7 @@ from keras import layers
 
 from ..errors import FerBenchError
 from .layers import model_input
-from .spec import ModelSpec, register
+from .spec import ModelSpec, register, should_load
 
 #: inputs of at least this size use the ImageNet-style stems of GoogLeNet and ResNet18
 LARGE_INPUT = 112
@@ -207,11 +207,11 @@ def _resnet18_head(x, num_classes: int):
     return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
 
 
-def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str, load_pretrained: bool) -> keras.Model:
+def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str, load: bool) -> keras.Model:
     """ResNet18 from the keras-hub ``resnet_18_imagenet`` preset, only when cached locally (never downloads)."""
     from .weights_cache import keras_hub_preset_dir, require
 
-    if not load_pretrained:
+    if not load:
         raise FerBenchError(
             "ResNet18 ImageNet comes from a keras-hub preset, so its architecture exists only where the preset "
             "is cached; use --init scratch (same layers as the authors' ResNet18) or fetch the preset"
@@ -231,7 +231,7 @@ def _resnet18_imagenet(input_size: int, num_classes: int, preprocess_mode: str, 
 
 
 def build_resnet18(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
-                   load_pretrained: bool = True) -> keras.Model:
+                   load_pretrained: bool | None = None) -> keras.Model:
     """ResNet18 + Dropout + Dense (Ipinze Tutuianu et al., 2024, §3.2): basic blocks [64, 128, 256, 512] x 2
     (first strides 1,2,2,2), head GAP -> Dropout 0.2 -> Dense 1024 ReLU -> Dropout 0.5 -> softmax.
 
@@ -241,7 +241,7 @@ def build_resnet18(input_size: int, num_classes: int, init: str, preprocess_mode
     preset is cached offline; otherwise a FerBenchError says how to get it.
     """
     if init == "imagenet":
-        return _resnet18_imagenet(input_size, num_classes, preprocess_mode, load_pretrained)
+        return _resnet18_imagenet(input_size, num_classes, preprocess_mode, should_load(load_pretrained))
     inputs, x = model_input(input_size, preprocess_mode)
     if input_size >= LARGE_INPUT:
         x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)

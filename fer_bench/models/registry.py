@@ -14,10 +14,7 @@ Models whose ImageNet/VGGFace backbone is frozen in phase 1 keep that backbone a
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
-from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 from ..errors import FerBenchError
@@ -30,11 +27,10 @@ from .spec import (  # noqa: F401  re-exported: the registry's public names
     ModelMismatch,
     ModelSpec,
     _key,
+    architecture_only,
+    loading_skipped,
     register,
 )
-
-#: True inside :func:`architecture_only`; context-local (threads and tasks do not see each other's value).
-_ARCHITECTURE_ONLY: ContextVar[bool] = ContextVar("fer_bench_architecture_only", default=False)
 
 
 def load_families() -> None:
@@ -72,37 +68,17 @@ def get_spec(name: str) -> ModelSpec:
     return _REGISTRY[_ALIASES[k]]
 
 
-@contextlib.contextmanager
-def architecture_only() -> Iterator[None]:
-    """Inside this block :func:`build_model` skips loading pretrained weights (parameter counts, layer summaries).
-
-    For callers that cannot pass ``build_model(..., load_pretrained=False)`` themselves.
-    """
-    token = _ARCHITECTURE_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _ARCHITECTURE_ONLY.reset(token)
-
-
-def loading_skipped() -> bool:
-    """True inside :func:`architecture_only`."""
-    return _ARCHITECTURE_ONLY.get()
-
-
 def build_model(name: str, input_size: int, num_classes: int = 7, init: str = "scratch",
                 preprocess_policy: str = "native", *, load_pretrained: bool | None = None):
     """Build a registered model; input (input_size, input_size, 3) RGB 0..255, output softmax(num_classes).
 
     ``load_pretrained=False`` builds a pretrained init's architecture without reading its weights file (the
-    default, None, loads them unless inside :func:`architecture_only`).
+    default, None, loads them unless inside :func:`~fer_bench.models.spec.architecture_only`).
     """
     spec = get_spec(name)
     spec.check(init, input_size)
     if preprocess_policy not in PREPROCESS_POLICIES:
         raise FerBenchError(f"unknown preprocessing policy {preprocess_policy!r}; use native or paper")
-    if load_pretrained is None:
-        load_pretrained = not loading_skipped()
     mode = spec.preprocess_mode(init, preprocess_policy)
     if init == "scratch":  # nothing to load; scratch-only builders take no load_pretrained
         return spec.builder(input_size, num_classes, init, mode)

@@ -6,7 +6,9 @@ import cycle; :mod:`fer_bench.models.registry` imports the families and answers 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +40,8 @@ class ModelSpec:
 
     builder(input_size, num_classes, init, preprocess_mode) -> keras.Model (input: HxWx3 float RGB 0..255).
     Builders of models with a pretrained init (``inits`` other than ``("scratch",)``) also take a keyword
-    ``load_pretrained``: False builds the architecture without reading any weights file.
+    ``load_pretrained``: False builds the architecture without reading any weights file, None (the default) loads
+    unless inside :func:`architecture_only` (see :func:`should_load`).
     """
 
     name: str
@@ -99,3 +102,32 @@ def register(spec: ModelSpec) -> ModelSpec:
         _ALIASES[k] = spec.name
     _REGISTRY[spec.name] = spec
     return spec
+
+
+# ------------------------------------------------------------------------------------------------ weight loading
+#: True inside :func:`architecture_only`; context-local (threads and tasks do not see each other's value).
+_ARCHITECTURE_ONLY: ContextVar[bool] = ContextVar("fer_bench_architecture_only", default=False)
+
+
+@contextlib.contextmanager
+def architecture_only() -> Iterator[None]:
+    """Inside this block builders skip loading pretrained weights (parameter counts, layer summaries).
+
+    The block form of ``build_model(..., load_pretrained=False)``, for code that calls builders it cannot pass
+    the parameter to.
+    """
+    token = _ARCHITECTURE_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _ARCHITECTURE_ONLY.reset(token)
+
+
+def loading_skipped() -> bool:
+    """True inside :func:`architecture_only`."""
+    return _ARCHITECTURE_ONLY.get()
+
+
+def should_load(load_pretrained: bool | None) -> bool:
+    """A builder's decision: an explicit True/False wins; None loads unless inside :func:`architecture_only`."""
+    return (not loading_skipped()) if load_pretrained is None else bool(load_pretrained)

@@ -32,7 +32,7 @@ from keras import layers
 
 from .h5io import keras_layer_name, load_h5_by_name
 from .layers import model_input, paper_head
-from .spec import ModelSpec, register
+from .spec import ModelSpec, register, should_load
 from .weights_cache import require
 
 ARCHS = ("vgg16", "resnet50", "senet50")
@@ -114,10 +114,10 @@ def load_vggface_weights(model_or_backbone: keras.Model, arch: str) -> dict:
 
 
 def build_vggface(arch: str, input_size: int, num_classes: int, init: str, preprocess_mode: str,
-                  model_name: str | None = None, *, load_pretrained: bool = True) -> keras.Model:
+                  model_name: str | None = None, *, load_pretrained: bool | None = None) -> keras.Model:
     """VGGFace backbone (nested, named "backbone") + the BTFER paper head (GAP)."""
     path = None
-    if init == "vggface" and load_pretrained:
+    if init == "vggface" and should_load(load_pretrained):
         path = require(f"vggface_{arch}")  # fail before building anything heavy
     inputs, x = model_input(input_size, preprocess_mode)
     bb = backbone(arch, input_size)
@@ -128,7 +128,7 @@ def build_vggface(arch: str, input_size: int, num_classes: int, init: str, prepr
 
 
 def build_senet50(input_size: int, num_classes: int, init: str, preprocess_mode: str, *,
-                  load_pretrained: bool = True) -> keras.Model:
+                  load_pretrained: bool | None = None) -> keras.Model:
     """VGGFace2 SENet50 + paper head (224 in the paper; size-agnostic here, see the module docstring)."""
     return build_vggface("senet50", input_size, num_classes, init, preprocess_mode, model_name="senet50",
                          load_pretrained=load_pretrained)

@@ -7,7 +7,7 @@ The work is done in four modules, one concern each:
 * :mod:`~fer_bench.models.h5io`: reading Keras-2 legacy h5 files, assigning weights by layer name, layout checks;
 * :mod:`~fer_bench.models.weights_layout`: checking a user's file against the fer-bench architecture.
 
-Skipping weight loading is a parameter of :func:`fer_bench.models.registry.build_model`
+Skipping weight loading is a parameter of :func:`fer_bench.models.registry.build_model` and of the builders
 (``load_pretrained=False``); :func:`architecture_only` is the block form of it.
 """
 
@@ -23,7 +23,7 @@ from .h5io import (
     walk_layers,
     write_legacy_h5,
 )
-from .registry import architecture_only, loading_skipped
+from .spec import architecture_only, loading_skipped
 from .weights_cache import (
     DEFAULT_DIR,
     ENV_VAR,
