@@ -117,7 +117,8 @@ def build_btfer_cmd(
         )
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into a return value that main() drops (exit status 0); exit 130 here
-        err.print("[yellow]interrupted[/]")
+        err.print("[yellow]interrupted[/]; run the same command again to resume (detections done so far are "
+                  "cached and not repeated)")
         sys.exit(130)
     rep = result.report
     short = {"found": "found", "readable": "readable", "face_detected": "face", "passed": "passed",

@@ -41,8 +41,13 @@ def _progress() -> Progress:
 
 
 def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False) -> list:
-    """Run configs in order with a rich display (runs overall, epochs of the current run, ETA)."""
+    """Run configs in order with a rich display (runs overall, epochs of the current run, ETA).
+
+    In a sweep (several configs), a config another process is training right now is skipped with a note;
+    a single run reports it as an error.
+    """
     from ..protocol.run import execute_run
+    from ..results.store import RunLockedError
 
     outcomes = []
     with _progress() as progress:
@@ -68,10 +73,18 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
                 progress.update(ep_task, description=f"  {cfg.short_name()}: {escape(str(text))}")
 
             t0 = time.perf_counter()
-            out = execute_run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
+            try:
+                out = execute_run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
+            except RunLockedError as exc:
+                if len(configs) == 1:
+                    raise
+                progress.update(ep_task, description=f"  {cfg.short_name()} skipped: {escape(str(exc))}")
+                progress.advance(overall)
+                continue
             progress.update(ep_task, completed=total)
             status = "skipped (finished before; --force to redo)" if out.skipped else \
-                f"done in {time.perf_counter() - t0:.0f}s"
+                f"done in {time.perf_counter() - t0:.0f}s" + (f", resumed after {out.resumed_from}"
+                                                               if out.resumed_from else "")
             acc = out.metrics.get("in_domain", {}).get("accuracy")
             progress.update(ep_task, description=f"  {cfg.short_name()} {status}"
                                                  + (f", in-domain acc {acc:.3f}" if acc is not None else ""))
@@ -232,7 +245,8 @@ def register(app: typer.Typer) -> None:
         color: str = typer.Option("auto", "--color", help="auto | rgb | gray (decode-once cache mode)"),
         max_train_images: int = typer.Option(None, "--max-train-images", help="stratified subset (quick runs)"),
         no_augment: bool = typer.Option(False, "--no-augment", help="disable the paper augmentation"),
-        deterministic: bool = typer.Option(False, "--deterministic", help="TF op determinism (slower)"),
+        deterministic: bool = typer.Option(True, "--deterministic/--no-deterministic",
+                                           help="TensorFlow op determinism (see the README for its cost)"),
         init_from: Path = typer.Option(None, "--init-from",
                                        help="continue training from this .keras file (same architecture)"),
         results: Path = typer.Option(Path("results"), "--results", help="results folder"),
@@ -277,6 +291,8 @@ def register(app: typer.Typer) -> None:
         results: Path = typer.Option(Path("results"), "--results"),
         force: bool = typer.Option(False, "--force"),
         dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are finished"),
+        deterministic: bool = typer.Option(True, "--deterministic/--no-deterministic",
+                                           help="TensorFlow op determinism (see the README for its cost)"),
     ):
         """Run every combination that has not finished yet (comma lists or a TOML file)."""
         from ..protocol.sweep import expand, load_sweep_toml, split_list
@@ -284,14 +300,14 @@ def register(app: typer.Typer) -> None:
 
         opts = dict(models=models, res=res, weights=weights, balance=balance, train=train, seeds=seeds)
         base = dict(epochs=epochs, frozen_epochs=frozen_epochs, protocol=protocol, recipe=recipe,
-                    max_train_images=max_train_images, tests=tuple(test or ()))
+                    max_train_images=max_train_images, tests=tuple(test or ()), deterministic=deterministic)
         if config is not None:
             data = load_sweep_toml(config)
             for k in opts:
                 if k in data:
                     opts[k] = data[k]
             for k in ("epochs", "frozen_epochs", "protocol", "recipe", "max_train_images", "batch_size",
-                      "val_fraction", "learning_rate", "color"):
+                      "val_fraction", "learning_rate", "color", "deterministic"):
                 if k in data:
                     base[k] = data[k]
             if "tests" in data:

@@ -50,7 +50,7 @@ class RunConfig:
     es_patience: int = 20
     lr_patience: int = 10
     augment: bool = True
-    deterministic: bool = False
+    deterministic: bool = True
     max_train_images: int | None = None
     init_from: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)

@@ -51,7 +51,7 @@ def check_free_space(results: Path, need_bytes: int) -> None:
 
 @contextlib.contextmanager
 def run_lock(results: Path, config_hash: str):
-    """Hold ``<results>/runs/.<hash>.lock`` (an exclusive flock) while a config runs.
+    """Hold ``<results>/.locks/<hash>.lock`` (an exclusive flock) while a config runs.
 
     Two sweeps on the same results folder therefore never run one config twice at the same time: the second
     gets :class:`RunLockedError` and moves on. The kernel drops the lock when its process dies (SIGKILL
@@ -59,8 +59,10 @@ def run_lock(results: Path, config_hash: str):
     """
     import fcntl
 
-    base = check_writable(results)
-    path = base / f".{config_hash}.lock"
+    check_writable(results)
+    locks = Path(results) / ".locks"  # beside runs/, which holds only run folders (and hidden work in progress)
+    locks.mkdir(exist_ok=True)
+    path = locks / f"{config_hash}.lock"
     fh = open(path, "a+")  # held for the duration of the context
     try:
         try:
