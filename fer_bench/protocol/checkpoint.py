@@ -20,21 +20,15 @@ counters (early stopping, plateau), the kept best weights or the seed states, so
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import FerBenchError
+from ..fsutil import atomic_path, atomic_write
 
 FORMAT = 1
-
-
-def _atomic_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
 
 
 def _disk_error(path: Path, exc: OSError, epoch_text: str) -> FerBenchError:
@@ -44,11 +38,9 @@ def _disk_error(path: Path, exc: OSError, epoch_text: str) -> FerBenchError:
 
 
 def _save_arrays(path: Path, arrays: list[np.ndarray], names: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, names=np.array(names, dtype=object).astype(str),
                  **{f"v{i:05d}": np.asarray(a) for i, a in enumerate(arrays)})
-    _atomic_replace(tmp, path)
 
 
 def _load_arrays(path: Path) -> tuple[list[str], list[np.ndarray]]:
@@ -138,9 +130,7 @@ class RunCheckpoint:
                     "phase": phase, "epoch_done": epoch_done, "stopped": stopped, "history": history,
                     "best": best, "callbacks": callbacks, "best_file": best_file if best_weights is not None else None,
                     "state_file": state_file}
-            tmp = self.folder / "progress.json.tmp"
-            tmp.write_text(json.dumps(prog, default=float))
-            _atomic_replace(tmp, self.folder / "progress.json")
+            atomic_write(self.folder / "progress.json", json.dumps(prog, default=float))
         except OSError as exc:
             raise _disk_error(self.folder, exc, epoch_text) from None
         self.progress = prog
