@@ -1,4 +1,4 @@
-"""Class weights of the BTFER protocol (reference code §4.1).
+"""Class weights of the BTFER protocol (Ipinze Tutuianu et al., 2024, §3.4 "Class balancing managements").
 
 simple:       w_c = n_max / n_c
 conservative: w_c = min(n_max / n_c, cap)   (cap = 3 in the paper)
