@@ -5,6 +5,12 @@ exclusions -> seeded balanced sample -> write ``DIR/<class>/*.jpg`` + ``manifest
 sheets. See the module docstrings of :mod:`.crop`, :mod:`.detect`, :mod:`.dedup`, :mod:`.sample`, :mod:`.cache`
 and :mod:`.report` for each rule.
 
+:func:`build_btfer` runs one named stage function per step, each taking and returning a :class:`BuildState`:
+:func:`open_build`, :func:`hash_and_lookup`, :func:`detect_faces` (on the :mod:`.pool` of worker processes),
+:func:`select_faces`, :func:`remove_duplicates`, :func:`apply_exclusions`, :func:`sample_per_class`,
+:func:`write_crops`, :func:`write_outputs`. Progress is a ``progress(stage, done, total)`` callback (the CLI
+draws rich bars with it); this module prints nothing.
+
 Guarantees:
 
 * SRC is only ever read. ``--out`` inside SRC (or SRC inside ``--out``) is refused, and so is a non-empty
@@ -17,30 +23,30 @@ Guarantees:
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import csv
 import hashlib
 import io
 import json
-import multiprocessing as mp
 import os
 import re
 import stat
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import FerBenchError, ImageReadError
+from ..fsutil import atomic_write
 from ..hashing import file_sha256
 from ..imageio import decode_image, display_name, read_file_bytes
 from ..labels import CANONICAL_WITH_CONTEMPT
 from . import detect as detect_mod
 from .cache import CACHE_DIR, BuildCache
 from .crop import MULTI_FACE_POLICIES, CropBox, choose_face, crop_box, crop_face
-from .dedup import PHASH_VERSION, dedup, phash_hex
+from .dedup import PHASH_VERSION, DedupResult, dedup, phash_hex
+from .pool import WorkerPool, default_workers
 from .report import STAGES, short_classes_message, write_report
 from .sample import match_exclusions, output_name, read_exclude_file, sample_class
 from .sheets import SHEETS_DIR, contact_sheets
@@ -53,6 +59,9 @@ MANIFEST_COLUMNS = (
 )  # fmt: skip
 OUTPUT_VERSION = 1
 _OUT_NAME_RE = re.compile(r"^[a-z]+_[0-9a-f]{10}\.jpg$")
+#: temporary files of an interrupted crop write: ``.NAME.jpg.tmp`` (older builds) or ``.NAME.jpg.tmp-PID``
+#: (:func:`fer_bench.fsutil.temp_path`)
+_TMP_NAME_RE = re.compile(r"^\..+\.jpg\.tmp(-[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -240,196 +249,86 @@ def encode_jpeg(rgb, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def write_crop(job: dict[str, Any]) -> dict[str, Any]:
-    """Decode a source, crop + resize, write the JPEG atomically. Returns ``{"file", "sha256"}``."""
+def write_crop(job: dict[str, Any], get_detector: Callable[[], detect_mod.DetectFn] | None = None) -> dict[str, Any]:
+    """Decode a source, crop + resize, write the JPEG atomically. Returns ``{"file", "sha256"}``.
+
+    A :class:`.pool.WorkerPool` job (*get_detector* is unused: no detection here).
+    """
     rgb = decode_image(read_file_bytes(job["path"], name=job["source"]), name=job["source"])
     x0, y0, x1, y1 = job["cbox"]
     crop = crop_face(rgb, CropBox(x0, y0, x1, y1, False), job["size"])
     data = encode_jpeg(crop, job["quality"])
     dest = Path(job["dest"])
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name("." + dest.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    # no fsync per image: a crop damaged by a power cut fails the sha256 check in outputs.json and is rewritten
+    atomic_write(dest, data, fsync=False)
     return {"file": job["file"], "sha256": hashlib.sha256(data).hexdigest()}
 
 
-# worker-process state: one detector per process, created on first use
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(detector_name: str) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's job: it stops the pool
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-    _WORKER["name"] = detector_name
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _worker_detector() -> detect_mod.DetectFn:
-    if "detector" not in _WORKER:
-        if _WORKER.get("name") == "mtcnn":
-            with detect_mod.quiet_native_stderr():
-                import tensorflow as tf
-
-                try:  # one thread per worker process: workers x 1 thread = the cores
-                    tf.config.threading.set_intra_op_parallelism_threads(1)
-                    tf.config.threading.set_inter_op_parallelism_threads(1)
-                except RuntimeError:  # pragma: no cover - TF already initialised in this process
-                    pass
-        _WORKER["detector"] = detect_mod.make_detector(_WORKER.get("name", "mtcnn"))
-    return _WORKER["detector"]
-
-
-def _worker_analyse(job: dict[str, Any]) -> dict[str, Any]:
-    return analyse_image(job, _worker_detector)
-
-
-def default_workers() -> int:
-    """CPU cores available to this process."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class _Runner:
-    """Runs per-image jobs inline (workers == 1, or few jobs) or on a lazily started process pool."""
-
-    #: fewer jobs than this run inline: starting worker processes (TensorFlow import) costs seconds
-    MIN_POOL_JOBS = 8
-
-    def __init__(self, workers: int, detector_name: str) -> None:
-        self.workers = workers
-        self.detector_name = detector_name
-        self._pool: cf.ProcessPoolExecutor | None = None
-        self._detector: detect_mod.DetectFn | None = None
-        self.pool_started = False
-
-    def _inline_detector(self) -> detect_mod.DetectFn:
-        if self._detector is None:
-            self._detector = detect_mod.make_detector(self.detector_name)
-        return self._detector
-
-    def run(self, fn_name: str, jobs: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
-        """Yield results as they complete (order not guaranteed; each carries its job id)."""
-        if not jobs:
-            return
-        if self.workers <= 1 or len(jobs) < self.MIN_POOL_JOBS:
-            for job in jobs:
-                if fn_name == "analyse":
-                    yield analyse_image(job, self._inline_detector)
-                else:
-                    yield write_crop(job)
-            return
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=mp.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.detector_name,),
-            )
-            self.pool_started = True
-        fn = _worker_analyse if fn_name == "analyse" else write_crop
-        futures = [self._pool.submit(fn, job) for job in jobs]
-        try:
-            for fut in cf.as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-
-    def close(self, *, wait: bool = True) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
-            self._pool = None
-
-
-# ------------------------------------------------------------------------------------------ progress
-
-
-class _Progress:
-    """A rich progress bar with images/s, or nothing."""
-
-    def __init__(self, enabled: bool, console=None) -> None:
-        self.enabled = enabled
-        self._p = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                ProgressColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.text import Text
-
-            class _Rate(ProgressColumn):
-                def render(self, task):
-                    elapsed = task.finished_time if task.finished else task.elapsed
-                    rate = task.completed / elapsed if elapsed else 0.0
-                    return Text(f"{rate:5.1f} img/s", style="cyan")
-
-            self._p = Progress(
-                TextColumn("{task.description:<10}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                _Rate(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console or Console(stderr=True),
-                transient=False,
-            )
-
-    def __enter__(self):
-        if self._p is not None:
-            self._p.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._p is not None:
-            self._p.__exit__(*exc)
-
-    def task(self, description: str, total: int):
-        """A bar for ``total`` items (none for an empty stage: nothing to show)."""
-        return self._p.add_task(description, total=total) if self._p is not None and total else None
-
-    def advance(self, task, n: int = 1) -> None:
-        if self._p is not None and task is not None:
-            self._p.advance(task, n)
-
-
 # ------------------------------------------------------------------------------------------ the build
+
+#: ``progress(stage, done, total)``: called with ``done == 0`` when a stage starts (``total`` may be 0: nothing
+#: to do) and after each item; stages: ``hash``, ``detect``, ``write``
+ProgressFn = Callable[[str, int, int], None]
 
 
 def _fmt_counts(d: dict[str, int]) -> dict[str, int]:
     return {s: int(d.get(s, 0)) for s in STAGES}
 
 
-def build_btfer(
+@dataclass
+class BuildState:
+    """What the stages of :func:`build_btfer` share: inputs, the open cache and pool, and each stage's result.
+
+    Each stage function fills in its fields and returns the state.
+    """
+
+    cfg: BuildConfig
+    scan: SourceScan
+    out_dir: Path
+    cache: BuildCache
+    pool: WorkerPool
+    exclude_entries: list[str]
+    items: list[ItemState]
+    progress: ProgressFn
+    say: Callable[[str], None]
+    t_start: float
+    stats: Counter = field(default_factory=Counter)
+    #: decode/detect/crop/phash jobs for what the cache does not know (hash_and_lookup)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    dd: DedupResult | None = None
+    excluded: set[str] = field(default_factory=set)
+    unmatched: list[str] = field(default_factory=list)
+    selected: dict[str, list[str]] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    #: output name -> item, for the selected faces (write_crops)
+    targets: dict[str, ItemState] = field(default_factory=dict)
+    #: output name -> {"key", "sha256"} (write_crops)
+    written: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.out_dir / CACHE_DIR
+
+    @property
+    def by_source(self) -> dict[str, ItemState]:
+        return {st.item.source: st for st in self.items}
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def open_build(
     src: str | Path,
     out: str | Path,
-    config: BuildConfig | None = None,
-    *,
-    progress: bool = False,
-    console=None,
-    log: Callable[[str], None] | None = None,
-) -> BuildResult:
-    """Build a balanced face test set from raw photos. See the module docstring; raises FerBenchError."""
-    cfg = config or BuildConfig()
-    cfg.validate()
-    say = log or (lambda _msg: None)
+    cfg: BuildConfig,
+    progress: ProgressFn,
+    say: Callable[[str], None],
+) -> BuildState:
+    """Validate the options, scan SRC, read --exclude, check and create OUT, open its cache and the pool."""
     t_start = time.perf_counter()
-
+    cfg.validate()
     scan = scan_source(src)
     exclude_entries = read_exclude_file(cfg.exclude) if cfg.exclude is not None else []
     out_dir = check_out_dir(out, scan)
@@ -441,8 +340,25 @@ def build_btfer(
         encoding="utf-8",
     )
     cache = BuildCache(state_dir)
-    workers = cfg.workers or default_workers()
-    runner = _Runner(workers, cfg.detector)
+    items = [ItemState(item=it) for it in scan.items]
+    say(f"{len(items)} photos in {len(scan.labels)} classes ({', '.join(scan.labels)}) from {scan.src}")
+    return BuildState(
+        cfg=cfg,
+        scan=scan,
+        out_dir=out_dir,
+        cache=cache,
+        pool=WorkerPool(cfg.workers or default_workers(), cfg.detector),
+        exclude_entries=exclude_entries,
+        items=items,
+        progress=progress,
+        say=say,
+        t_start=t_start,
+    )
+
+
+def hash_and_lookup(b: BuildState) -> BuildState:
+    """Hash each photo (stat-cached), look up its detection and phash in the cache; queue jobs for the rest."""
+    cfg, cache, stats = b.cfg, b.cache, b.stats
     spec = cfg.detector_spec
     det_key_part = spec.key()
     select = {
@@ -452,256 +368,305 @@ def build_btfer(
         "margin": cfg.margin,
         "size": cfg.size,
     }
-    stats: dict[str, Any] = Counter()
-    states = [ItemState(item=it) for it in scan.items]
-    say(f"{len(states)} photos in {len(scan.labels)} classes ({', '.join(scan.labels)}) from {scan.src}")
-    try:
-        with _Progress(progress, console) as prog:
-            # 1. hash (stat-cached) and look up detections / phashes in the cache
-            jobs: list[dict[str, Any]] = []
-            scan_task = prog.task("hash", len(states))
-            for i, st in enumerate(states):
-                prog.advance(scan_task)
-                p = st.item.path
-                try:
-                    s = p.stat()
-                    if not stat.S_ISREG(s.st_mode):  # a FIFO named x.jpg would block the hashing forever
-                        st.readable, st.reason = False, "unreadable"
-                        st.detail = "not a regular file"
-                        continue
-                    sha = cache.sha_for(p, s.st_size, s.st_mtime_ns)
-                    if sha is None:
-                        sha = file_sha256(p)
-                        cache.put_sha(p, s.st_size, s.st_mtime_ns, sha)
-                        stats["hashed"] += 1
-                except OSError as exc:
-                    st.readable, st.reason = False, "unreadable"
-                    st.detail = (
-                        "file not found (or a dangling symlink)"
-                        if isinstance(exc, FileNotFoundError)
-                        else f"cannot read: {exc.strerror or type(exc).__name__}"
-                    )
-                    continue
-                st.sha = sha
-                det = cache.get_det(cache.det_key(sha, det_key_part))
-                if det is not None:
-                    stats["det_cache_hits"] += 1
-                    st.det = det
-                    if det.get("status") != "ok":
-                        continue
-                    idx, _ = choose_face(
-                        det["faces"],
-                        min_confidence=cfg.min_confidence,
-                        min_face=cfg.min_face,
-                        multi_face=cfg.multi_face,
-                    )
-                    if idx is None:
-                        continue
-                    cb = crop_box(det["faces"][idx]["box"], det["w"], det["h"], cfg.margin)
-                    ph = cache.get_ph(cache.ph_key(sha, cb.as_list(), cfg.size, PHASH_VERSION))
-                    if ph is not None:
-                        stats["phash_cache_hits"] += 1
-                        continue
-                jobs.append(
-                    {
-                        "i": i,
-                        "path": str(p),
-                        "source": st.item.source,
-                        "det": det,
-                        "spec": asdict(spec),
-                        "select": select,
-                    }
-                )
-
-            # 2. decode + detect + crop + phash what the cache does not know
-            n_detect = sum(1 for j in jobs if j["det"] is None)
-            if jobs:
-                say(
-                    f"detecting faces in {n_detect} photos, re-cropping {len(jobs) - n_detect} "
-                    f"({cfg.detector}, {min(workers, len(jobs))} worker(s))"
-                )
-            task = prog.task("detect", len(jobs))
-            t0 = time.perf_counter()
-            t_first = None
-            cpu_images, proc_cpu = 0.0, {}
-            for res in runner.run("analyse", jobs):
-                if t_first is None:
-                    t_first = time.perf_counter() - t0
-                cpu_images += res.get("cpu_s", 0.0)
-                proc_cpu[res.get("pid")] = max(proc_cpu.get(res.get("pid"), 0.0), res.get("proc_cpu_s", 0.0))
-                st = states[res["i"]]
-                if res["new_det"]:
-                    cache.put_det(cache.det_key(st.sha, det_key_part), res["det"])
-                    if res.get("detector_called"):
-                        stats["detector_calls"] += 1
-                if res["phash"] is not None:
-                    cache.put_ph(cache.ph_key(st.sha, res["cbox"], cfg.size, PHASH_VERSION), res["phash"])
-                st.det = res["det"]
-                prog.advance(task)
-            t_analyse = time.perf_counter() - t0
-            stats["analysed"] = len(jobs)
-            stats["analyse_seconds"] = round(t_analyse, 3)
-            stats["analyse_images_per_s"] = (
-                round(len(jobs) / t_analyse, 2) if jobs and t_analyse > 0 else None
+    b.jobs = []
+    n = len(b.items)
+    b.progress("hash", 0, n)
+    for i, st in enumerate(b.items):
+        b.progress("hash", i + 1, n)
+        p = st.item.path
+        try:
+            s = p.stat()
+            if not stat.S_ISREG(s.st_mode):  # a FIFO named x.jpg would block the hashing forever
+                st.readable, st.reason = False, "unreadable"
+                st.detail = "not a regular file"
+                continue
+            sha = cache.sha_for(p, s.st_size, s.st_mtime_ns)
+            if sha is None:
+                sha = file_sha256(p)
+                cache.put_sha(p, s.st_size, s.st_mtime_ns, sha)
+                stats["hashed"] += 1
+        except OSError as exc:
+            st.readable, st.reason = False, "unreadable"
+            st.detail = (
+                "file not found (or a dangling symlink)"
+                if isinstance(exc, FileNotFoundError)
+                else f"cannot read: {exc.strerror or type(exc).__name__}"
             )
-            if jobs:
-                stats["analyse_first_result_s"] = round(t_first or 0.0, 3)
-                stats["analyse_cpu_s_per_image"] = round(cpu_images / len(jobs), 4)
-                if runner.pool_started:  # worker start-up (imports, detector load) = process CPU - image CPU
-                    startup = (sum(proc_cpu.values()) - cpu_images) / max(1, len(proc_cpu))
-                    stats["worker_startup_cpu_s"] = round(startup, 2)
-
-            # 3. per-item decisions (pure functions of the cached records)
-            for st in states:
-                if st.reason == "unreadable":
-                    continue
-                det = st.det
-                if det is None or det.get("status") != "ok":
-                    st.readable, st.reason = False, "unreadable"
-                    st.detail = (det or {}).get("error", "cannot decode")
-                    continue
-                st.readable = True
-                idx, reason = choose_face(
-                    det["faces"],
-                    min_confidence=cfg.min_confidence,
-                    min_face=cfg.min_face,
-                    multi_face=cfg.multi_face,
-                )
-                if idx is None:
-                    st.reason = reason
-                    st.detail = _reject_detail(reason, det, cfg)
-                    continue
-                st.face = det["faces"][idx]
-                st.cbox = crop_box(st.face["box"], det["w"], det["h"], cfg.margin)
-                st.phash = cache.get_ph(cache.ph_key(st.sha, st.cbox.as_list(), cfg.size, PHASH_VERSION))
-                if st.phash is None:  # cannot happen: analyse_image computed it with the same functions
-                    raise RuntimeError(f"internal error: no phash for {st.item.source}")
-
-            # 4. dedup within and across classes
-            passed = [st for st in states if st.cbox is not None]
-            dd = dedup(
-                [(st.item.source, st.item.label, st.phash, st.det["src_phash"]) for st in passed],
-                cfg.dedup_threshold,
+            continue
+        st.sha = sha
+        det = cache.get_det(cache.det_key(sha, det_key_part))
+        if det is not None:
+            stats["det_cache_hits"] += 1
+            st.det = det
+            if det.get("status") != "ok":
+                continue
+            idx, _ = choose_face(
+                det["faces"],
+                min_confidence=cfg.min_confidence,
+                min_face=cfg.min_face,
+                multi_face=cfg.multi_face,
             )
-            by_source = {st.item.source: st for st in states}
-            for src_id, (reason, detail) in dd.dropped.items():
-                by_source[src_id].reason, by_source[src_id].detail = reason, detail
-
-            # 5. exclusions (matched against every photo; only candidates are affected)
-            excluded, unmatched = match_exclusions(
-                exclude_entries, [(st.item.source, st.item.label, st.item.path) for st in states]
-            )
-            for src_id in sorted(excluded):
-                st = by_source[src_id]
-                if st.cbox is not None and st.reason is None:
-                    st.reason, st.detail = "excluded", "listed in --exclude"
-
-            # 6. balanced sample
-            labels = scan.labels
-            candidates: dict[str, list[str]] = defaultdict(list)
-            for st in states:
-                if st.cbox is not None and st.reason is None:
-                    candidates[st.item.label].append(st.item.source)
-            selected = {lab: sample_class(candidates[lab], cfg.per_class, cfg.seed) for lab in labels}
-
-            report = _make_report(scan, states, dd, selected, cfg, exclude_entries, excluded, unmatched)
-            if report["short_classes"] and not cfg.allow_short:
-                report["status"] = "failed: too few faces"
-                write_report(out_dir, report)
-                raise FerBenchError(
-                    short_classes_message({**report, "report_md": str(out_dir / "report.md")}, cfg.per_class)
-                )
-
-            # 7. write the images (skipping files already identical), remove stale ones
-            sel_states = sorted(
-                (by_source[s] for lab in labels for s in selected[lab]),
-                key=lambda st: output_name(st.item.label, st.item.source),
-            )
-            targets = {output_name(st.item.label, st.item.source): st for st in sel_states}
-            removed = _remove_stale_outputs(out_dir, set(targets))
-            stats["removed_stale"] = removed
-            outputs_path = state_dir / "outputs.json"
-            try:
-                known = json.loads(outputs_path.read_text(encoding="utf-8")) if outputs_path.is_file() else {}
-            except ValueError:
-                known = {}
-            write_jobs, written = [], {}
-            for name, st in targets.items():
-                box_key = ",".join(map(str, st.cbox.as_list()))
-                key = f"{st.sha}:{box_key}:{cfg.size}:q{cfg.jpeg_quality}:v{OUTPUT_VERSION}"
-                dest = out_dir / name
-                prev = known.get(name)
-                if (
-                    prev
-                    and prev.get("key") == key
-                    and dest.is_file()
-                    and file_sha256(dest) == prev.get("sha256")
-                ):
-                    written[name] = prev
-                    stats["unchanged_outputs"] += 1
-                    continue
-                write_jobs.append(
-                    {
-                        "i": len(write_jobs),
-                        "file": name,
-                        "key": key,
-                        "path": str(st.item.path),
-                        "source": st.item.source,
-                        "cbox": st.cbox.as_list(),
-                        "size": cfg.size,
-                        "quality": cfg.jpeg_quality,
-                        "dest": str(dest),
-                    }
-                )
-            task = prog.task("write", len(write_jobs))
-            keys = {j["file"]: j["key"] for j in write_jobs}
-            for res in runner.run("write", write_jobs):
-                written[res["file"]] = {"key": keys[res["file"]], "sha256": res["sha256"]}
-                prog.advance(task)
-            stats["written"] = len(write_jobs)
-            outputs_path.write_text(
-                json.dumps(dict(sorted(written.items())), indent=1) + "\n", encoding="utf-8"
-            )
-    except KeyboardInterrupt:
-        say(
-            f"interrupted: {len(cache.det)} detections are cached in {state_dir}; "
-            f"re-run the same command to resume (stopping the workers...)"
+            if idx is None:
+                continue
+            cb = crop_box(det["faces"][idx]["box"], det["w"], det["h"], cfg.margin)
+            ph = cache.get_ph(cache.ph_key(sha, cb.as_list(), cfg.size, PHASH_VERSION))
+            if ph is not None:
+                stats["phash_cache_hits"] += 1
+                continue
+        b.jobs.append(
+            {
+                "i": i,
+                "path": str(p),
+                "source": st.item.source,
+                "det": det,
+                "spec": asdict(spec),
+                "select": select,
+            }
         )
-        raise
-    finally:
-        runner.close()
-        cache.close()
+    return b
 
-    # 8. manifest, reports, contact sheets
-    manifest_path = _write_manifest(out_dir, targets, written)
+
+def detect_faces(b: BuildState) -> BuildState:
+    """Decode + detect + crop + phash the queued photos on the worker pool; cache detections and phashes."""
+    cfg, cache, stats, jobs = b.cfg, b.cache, b.stats, b.jobs
+    det_key_part = cfg.detector_spec.key()
+    n_detect = sum(1 for j in jobs if j["det"] is None)
+    if jobs:
+        b.say(
+            f"detecting faces in {n_detect} photos, re-cropping {len(jobs) - n_detect} "
+            f"({cfg.detector}, {min(b.pool.workers, len(jobs))} worker(s))"
+        )
+    b.progress("detect", 0, len(jobs))
+    t0 = time.perf_counter()
+    t_first = None
+    cpu_images, proc_cpu = 0.0, {}
+    for done, res in enumerate(b.pool.run(analyse_image, jobs), 1):
+        if t_first is None:
+            t_first = time.perf_counter() - t0
+        cpu_images += res.get("cpu_s", 0.0)
+        proc_cpu[res.get("pid")] = max(proc_cpu.get(res.get("pid"), 0.0), res.get("proc_cpu_s", 0.0))
+        st = b.items[res["i"]]
+        if res["new_det"]:
+            cache.put_det(cache.det_key(st.sha, det_key_part), res["det"])
+            if res.get("detector_called"):
+                stats["detector_calls"] += 1
+        if res["phash"] is not None:
+            cache.put_ph(cache.ph_key(st.sha, res["cbox"], cfg.size, PHASH_VERSION), res["phash"])
+        st.det = res["det"]
+        b.progress("detect", done, len(jobs))
+    t_analyse = time.perf_counter() - t0
+    stats["analysed"] = len(jobs)
+    stats["analyse_seconds"] = round(t_analyse, 3)
+    stats["analyse_images_per_s"] = round(len(jobs) / t_analyse, 2) if jobs and t_analyse > 0 else None
+    if jobs:
+        stats["analyse_first_result_s"] = round(t_first or 0.0, 3)
+        stats["analyse_cpu_s_per_image"] = round(cpu_images / len(jobs), 4)
+        if b.pool.pool_started:  # worker start-up (imports, detector load) = process CPU - image CPU
+            startup = (sum(proc_cpu.values()) - cpu_images) / max(1, len(proc_cpu))
+            stats["worker_startup_cpu_s"] = round(startup, 2)
+    return b
+
+
+def select_faces(b: BuildState) -> BuildState:
+    """Per photo: readable?, the one face kept (confidence/size/multi-face rules), its crop box and phash.
+
+    Pure functions of the cached records.
+    """
+    cfg, cache = b.cfg, b.cache
+    for st in b.items:
+        if st.reason == "unreadable":
+            continue
+        det = st.det
+        if det is None or det.get("status") != "ok":
+            st.readable, st.reason = False, "unreadable"
+            st.detail = (det or {}).get("error", "cannot decode")
+            continue
+        st.readable = True
+        idx, reason = choose_face(
+            det["faces"],
+            min_confidence=cfg.min_confidence,
+            min_face=cfg.min_face,
+            multi_face=cfg.multi_face,
+        )
+        if idx is None:
+            st.reason = reason
+            st.detail = _reject_detail(reason, det, cfg)
+            continue
+        st.face = det["faces"][idx]
+        st.cbox = crop_box(st.face["box"], det["w"], det["h"], cfg.margin)
+        st.phash = cache.get_ph(cache.ph_key(st.sha, st.cbox.as_list(), cfg.size, PHASH_VERSION))
+        if st.phash is None:  # cannot happen: analyse_image computed it with the same functions
+            raise RuntimeError(f"internal error: no phash for {st.item.source}")
+    return b
+
+
+def remove_duplicates(b: BuildState) -> BuildState:
+    """Drop near-duplicate faces (phash), within and across classes."""
+    passed = [st for st in b.items if st.cbox is not None]
+    b.dd = dedup(
+        [(st.item.source, st.item.label, st.phash, st.det["src_phash"]) for st in passed],
+        b.cfg.dedup_threshold,
+    )
+    by_source = b.by_source
+    for src_id, (reason, detail) in b.dd.dropped.items():
+        by_source[src_id].reason, by_source[src_id].detail = reason, detail
+    return b
+
+
+def apply_exclusions(b: BuildState) -> BuildState:
+    """Match --exclude entries against every photo; only still-candidate faces are marked excluded."""
+    b.excluded, b.unmatched = match_exclusions(
+        b.exclude_entries, [(st.item.source, st.item.label, st.item.path) for st in b.items]
+    )
+    by_source = b.by_source
+    for src_id in sorted(b.excluded):
+        st = by_source[src_id]
+        if st.cbox is not None and st.reason is None:
+            st.reason, st.detail = "excluded", "listed in --exclude"
+    return b
+
+
+def sample_per_class(b: BuildState) -> BuildState:
+    """Seeded balanced sample of the candidates per class; the report; refuse short classes (unless allowed)."""
+    cfg = b.cfg
+    candidates: dict[str, list[str]] = defaultdict(list)
+    for st in b.items:
+        if st.cbox is not None and st.reason is None:
+            candidates[st.item.label].append(st.item.source)
+    b.selected = {lab: sample_class(candidates[lab], cfg.per_class, cfg.seed) for lab in b.scan.labels}
+    b.report = _make_report(
+        b.scan, b.items, b.dd, b.selected, cfg, b.exclude_entries, b.excluded, b.unmatched
+    )
+    if b.report["short_classes"] and not cfg.allow_short:
+        b.report["status"] = "failed: too few faces"
+        write_report(b.out_dir, b.report)
+        raise FerBenchError(
+            short_classes_message({**b.report, "report_md": str(b.out_dir / "report.md")}, cfg.per_class)
+        )
+    return b
+
+
+def write_crops(b: BuildState) -> BuildState:
+    """Write the selected face crops (skipping files already identical) and remove stale ones."""
+    cfg, stats = b.cfg, b.stats
+    by_source = b.by_source
+    sel_states = sorted(
+        (by_source[s] for lab in b.scan.labels for s in b.selected[lab]),
+        key=lambda st: output_name(st.item.label, st.item.source),
+    )
+    b.targets = {output_name(st.item.label, st.item.source): st for st in sel_states}
+    stats["removed_stale"] = _remove_stale_outputs(b.out_dir, set(b.targets))
+    outputs_path = b.state_dir / "outputs.json"
+    try:
+        known = json.loads(outputs_path.read_text(encoding="utf-8")) if outputs_path.is_file() else {}
+    except ValueError:
+        known = {}
+    write_jobs: list[dict[str, Any]] = []
+    written: dict[str, Any] = {}
+    for name, st in b.targets.items():
+        box_key = ",".join(map(str, st.cbox.as_list()))
+        key = f"{st.sha}:{box_key}:{cfg.size}:q{cfg.jpeg_quality}:v{OUTPUT_VERSION}"
+        dest = b.out_dir / name
+        prev = known.get(name)
+        if prev and prev.get("key") == key and dest.is_file() and file_sha256(dest) == prev.get("sha256"):
+            written[name] = prev
+            stats["unchanged_outputs"] += 1
+            continue
+        write_jobs.append(
+            {
+                "i": len(write_jobs),
+                "file": name,
+                "key": key,
+                "path": str(st.item.path),
+                "source": st.item.source,
+                "cbox": st.cbox.as_list(),
+                "size": cfg.size,
+                "quality": cfg.jpeg_quality,
+                "dest": str(dest),
+            }
+        )
+    keys = {j["file"]: j["key"] for j in write_jobs}
+    b.progress("write", 0, len(write_jobs))
+    for done, res in enumerate(b.pool.run(write_crop, write_jobs), 1):
+        written[res["file"]] = {"key": keys[res["file"]], "sha256": res["sha256"]}
+        b.progress("write", done, len(write_jobs))
+    stats["written"] = len(write_jobs)
+    b.written = written
+    atomic_write(outputs_path, json.dumps(dict(sorted(written.items())), indent=1) + "\n")
+    return b
+
+
+def write_outputs(b: BuildState) -> BuildResult:
+    """Write manifest.csv, report.json/.md and the contact sheets; record run stats in .btfer/last_run.json."""
+    manifest_path = _write_manifest(b.out_dir, b.targets, b.written)
+    report = b.report
     report["status"] = "ok" if not report["short_classes"] else "ok (short classes allowed)"
-    write_report(out_dir, report)
-    sheet_dir = out_dir / SHEETS_DIR
+    write_report(b.out_dir, report)
+    sheet_dir = b.out_dir / SHEETS_DIR
     if sheet_dir.is_dir():
         for f in sheet_dir.glob("*.png"):
             f.unlink()
     sheets: list[Path] = []
     by_label: dict[str, list[str]] = defaultdict(list)
-    for name, st in targets.items():
+    for name, st in b.targets.items():
         by_label[st.item.label].append(name)
+    labels = b.scan.labels
     for lab in labels:
         if by_label.get(lab):
-            sheets += contact_sheets(out_dir, lab, sorted(by_label[lab]))
-    stats["pool_started"] = runner.pool_started
-    stats["workers"] = workers
-    stats["seconds_total"] = round(time.perf_counter() - t_start, 3)
+            sheets += contact_sheets(b.out_dir, lab, sorted(by_label[lab]))
+    stats = b.stats
+    stats["pool_started"] = b.pool.pool_started
+    stats["workers"] = b.pool.workers
+    stats["seconds_total"] = round(time.perf_counter() - b.t_start, 3)
     stats = dict(stats)
-    (state_dir / "last_run.json").write_text(
-        json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    (b.state_dir / "last_run.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return BuildResult(
-        out=out_dir,
+        out=b.out_dir,
         manifest=manifest_path,
         report=report,
-        selected={lab: sorted(output_name(lab, s) for s in selected[lab]) for lab in labels},
+        selected={lab: sorted(output_name(lab, s) for s in b.selected[lab]) for lab in labels},
         sheets=sheets,
         stats=stats,
     )
+
+
+def build_btfer(
+    src: str | Path,
+    out: str | Path,
+    config: BuildConfig | None = None,
+    *,
+    progress: ProgressFn | bool | None = None,
+    log: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build a balanced face test set from raw photos. See the module docstring; raises FerBenchError.
+
+    *progress* (``progress(stage, done, total)``, see :data:`ProgressFn`) reports the per-image stages; the
+    CLI draws bars with it. A bool (the old ``progress=True``) is accepted and draws nothing. *log* gets
+    one-line messages.
+    """
+    prog: ProgressFn = progress if callable(progress) else _no_progress
+    b = open_build(src, out, config or BuildConfig(), prog, log or (lambda _msg: None))
+    try:
+        for stage in (
+            hash_and_lookup,
+            detect_faces,
+            select_faces,
+            remove_duplicates,
+            apply_exclusions,
+            sample_per_class,
+            write_crops,
+        ):
+            b = stage(b)
+    except KeyboardInterrupt:
+        b.say(
+            f"interrupted: {len(b.cache.det)} detections are cached in {b.state_dir}; "
+            f"re-run the same command to resume (stopping the workers...)"
+        )
+        raise
+    finally:
+        b.pool.close()
+        b.cache.close()
+    return write_outputs(b)
 
 
 def _reject_detail(reason: str | None, det: dict[str, Any], cfg: BuildConfig) -> str:
@@ -735,7 +700,7 @@ def _remove_stale_outputs(out_dir: Path, keep: set[str]) -> int:
             if (
                 f.is_file()
                 and rel not in keep
-                and (_OUT_NAME_RE.match(f.name) or f.name.endswith(".jpg.tmp"))
+                and (_OUT_NAME_RE.match(f.name) or _TMP_NAME_RE.match(f.name) or f.name.endswith(".jpg.tmp"))
             ):
                 f.unlink()
                 removed += 1
@@ -773,11 +738,7 @@ def _write_manifest(out_dir: Path, targets: dict[str, ItemState], written: dict[
                 cb.h,
             ]
         )
-    path = out_dir / MANIFEST
-    tmp = out_dir / (".manifest.csv.tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8", newline="")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(out_dir / MANIFEST, buf.getvalue())
 
 
 def _make_report(

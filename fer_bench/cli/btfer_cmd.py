@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +14,50 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+
+@contextlib.contextmanager
+def rich_progress(console: Console) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``progress(stage, done, total)`` callback for :func:`fer_bench.btfer.build_btfer` drawing rich bars
+    with images/s, one per stage (none for a stage with nothing to do)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        def render(self, task):
+            elapsed = task.finished_time if task.finished else task.elapsed
+            rate = task.completed / elapsed if elapsed else 0.0
+            return Text(f"{rate:5.1f} img/s", style="cyan")
+
+    bars = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not total:
+            return
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    with bars:
+        yield progress
 
 
 class Detector(str, Enum):
@@ -112,9 +158,10 @@ def build_btfer_cmd(
     err = Console(stderr=True)
     con = Console()
     try:
-        result = build_btfer(
-            src, out, cfg, progress=True, console=err, log=lambda m: err.print(m, highlight=False, markup=False)
-        )
+        with rich_progress(err) as progress:
+            result = build_btfer(
+                src, out, cfg, progress=progress, log=lambda m: err.print(m, highlight=False, markup=False)
+            )
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into a return value that main() drops (exit status 0); exit 130 here
         err.print("[yellow]interrupted[/]; run the same command again to resume (detections done so far are "
