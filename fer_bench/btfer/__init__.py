@@ -3,7 +3,8 @@
 ``build_btfer(src, out, BuildConfig(...))`` is the library entry point; ``fer-bench build-btfer`` the CLI.
 Modules: :mod:`.sources` (scan SRC), :mod:`.detect` (MTCNN/Haar, downscaled), :mod:`.crop` (face choice and
 crop box), :mod:`.dedup` (phash), :mod:`.sample` (seeded balanced sample, stable names, exclusions),
-:mod:`.cache` (resumable detection cache), :mod:`.report`, :mod:`.sheets` (contact sheets), :mod:`.build`.
+:mod:`.cache` (resumable detection cache), :mod:`.pool` (worker processes), :mod:`.report`, :mod:`.sheets`
+(contact sheets), :mod:`.build` (the stages).
 """
 
 from .build import MANIFEST, MANIFEST_COLUMNS, BuildConfig, BuildResult, build_btfer, check_out_dir
