@@ -8,8 +8,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ..errors import FerBenchError
-
 console = Console()
 
 
@@ -26,20 +24,13 @@ def register(app: typer.Typer) -> None:
     ):
         """Average the softmax outputs of several trained models in one file, with a model card listing each
         member's run (config hash, seed, recipe, scores). `fer-bench evaluate` scores it like any model."""
-        for m in members:  # before the seconds-long TensorFlow import
-            if not Path(m).is_file():
-                raise FerBenchError(f"model file {m} not found; check the path")
-        from ..protocol.ensemble import build_ensemble
-        from ..results.card import write_ensemble_card
+        from .. import api
 
-        summary = build_ensemble(list(members), out, flip_tta=tta, dtype=dtype)
-        console.print_json(json.dumps(summary))
-        evaluation = None
-        if card_data:
-            from .evaluate_cmd import evaluate_model
-
-            evaluation = evaluate_model(out, card_data)[0]
+        made = api.ensemble(out, list(members), flip_tta=tta, dtype=dtype, card_data=card_data)
+        console.print_json(json.dumps(made["summary"]))
+        evaluation = made["evaluation"]
+        if evaluation:
             console.print(f"{out}: accuracy {evaluation['accuracy']:.4f}, UAR {evaluation['uar']:.4f} on "
                           f"{evaluation['dataset']}, split {evaluation['split']!r} ({evaluation['n']} images)",
                           markup=False, highlight=False, soft_wrap=True)
-        console.print(f"model card: {write_ensemble_card(out, summary, evaluation)}")
+        console.print(f"model card: {made['card']}")

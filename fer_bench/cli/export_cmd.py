@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         if run_dir is not None:
             evaluation = None
             if card_data:
-                from .evaluate_cmd import evaluate_model
+                from .. import api
 
-                evaluation = evaluate_model(out, card_data)[0]
+                evaluation = api.evaluate(out, card_data)
             console.print(f"model card: {write_card(run_dir, out, summary, evaluation)}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -20,7 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..errors import FerBenchError
-from ..protocol.config import RunConfig
+from ..protocol.config import BALANCES, RunConfig
 
 console = Console()
 
@@ -41,59 +40,57 @@ def _progress() -> Progress:
 
 
 def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False) -> list:
-    """Run configs in order with a rich display (runs overall, epochs of the current run, ETA).
+    """Run configs in order (:func:`fer_bench.api.run_sweep`) with a rich display (runs overall, epochs of the
+    current run, ETA).
 
     In a sweep (several configs), a config another process is training right now is skipped with a note;
     a single run reports it as an error.
     """
-    from ..protocol.run import execute_run
+    from .. import api
     from ..results.store import RunLockedError
 
-    outcomes = []
     with _progress() as progress:
         overall = progress.add_task("runs", total=len(configs))
-        for cfg in configs:
+        now: dict = {}
+
+        def on_start(cfg):
             two = cfg.weights != "scratch" and cfg.frozen_epochs > 0
-            total = cfg.epochs + (cfg.frozen_epochs if two else 0)
-            ep_task = progress.add_task(f"  {cfg.short_name()}", total=total)
-            done = {"n": 0, "frozen_total": cfg.frozen_epochs if two else 0}
+            now.update(cfg=cfg, frozen_total=cfg.frozen_epochs if two else 0,
+                       total=cfg.epochs + (cfg.frozen_epochs if two else 0))
+            now["task"] = progress.add_task(f"  {cfg.short_name()}", total=now["total"])
 
-            def on_epoch(phase, epoch, n, row, ep_task=ep_task, done=done, cfg=cfg):
-                base = 0 if phase == "frozen" else done["frozen_total"]
-                progress.update(ep_task, completed=base + epoch,  # \\[: "[frozen]" is text, not a rich style tag
-                                description=f"  {cfg.short_name()} \\[{phase}] "
-                                            f"val_acc {row.get('val_accuracy', 0):.3f}")
-                if not console.is_terminal:  # logs and background jobs get one line per epoch
-                    console.print(f"{cfg.short_name()} {phase} epoch {epoch}/{n}: "
-                                  + " ".join(f"{k} {row[k]:.4g}" for k in
-                                             ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
-                                             if k in row), highlight=False)
+        def on_epoch(phase, epoch, n, row):
+            cfg = now["cfg"]
+            base = 0 if phase == "frozen" else now["frozen_total"]
+            progress.update(now["task"], completed=base + epoch,  # \\[: "[frozen]" is text, not a rich style tag
+                            description=f"  {cfg.short_name()} \\[{phase}] "
+                                        f"val_acc {row.get('val_accuracy', 0):.3f}")
+            if not console.is_terminal:  # logs and background jobs get one line per epoch
+                console.print(f"{cfg.short_name()} {phase} epoch {epoch}/{n}: "
+                              + " ".join(f"{k} {row[k]:.4g}" for k in
+                                         ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+                                         if k in row), highlight=False)
 
-            def on_stage(text, ep_task=ep_task, cfg=cfg):
-                progress.update(ep_task, description=f"  {cfg.short_name()}: {escape(str(text))}")
+        def on_stage(text):
+            progress.update(now["task"], description=f"  {now['cfg'].short_name()}: {escape(str(text))}")
 
-            t0 = time.perf_counter()
-            try:
-                out = execute_run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
-            except RunLockedError as exc:
+        def on_run(cfg, out, locked, seconds):
+            if locked is not None:
                 if len(configs) == 1:
-                    raise
-                progress.update(ep_task, description=f"  {cfg.short_name()} skipped: {escape(str(exc))}")
+                    raise RunLockedError(locked)
+                progress.update(now["task"], description=f"  {cfg.short_name()} skipped: {escape(locked)}")
                 progress.advance(overall)
-                continue
-            progress.update(ep_task, completed=total)
+                return
+            progress.update(now["task"], completed=now["total"])
             status = "skipped (finished before; --force to redo)" if out.skipped else \
-                f"done in {time.perf_counter() - t0:.0f}s" + (f", resumed after {out.resumed_from}"
-                                                               if out.resumed_from else "")
+                f"done in {seconds:.0f}s" + (f", resumed after {out.resumed_from}" if out.resumed_from else "")
             acc = out.metrics.get("in_domain", {}).get("accuracy")
-            progress.update(ep_task, description=f"  {cfg.short_name()} {status}"
-                                                 + (f", in-domain acc {acc:.3f}" if acc is not None else ""))
+            progress.update(now["task"], description=f"  {cfg.short_name()} {status}"
+                                                     + (f", in-domain acc {acc:.3f}" if acc is not None else ""))
             progress.advance(overall)
-            outcomes.append(out)
-            import keras
 
-            keras.backend.clear_session()
-    return outcomes
+        return api.run_sweep(configs, results, force=force, on_start=on_start, on_epoch=on_epoch,
+                             on_stage=on_stage, on_run=on_run)
 
 
 def _plan(cfg: RunConfig) -> str:
@@ -190,10 +187,9 @@ def _compact_ranking(ranked, width: int) -> list[str]:
 
 
 def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
-    from ..results.leaderboard import build_leaderboard, ranked_table, write_leaderboard
+    from .. import api
 
-    paths = write_leaderboard(results, merge)
-    agg, tables = build_leaderboard(results, merge)
+    paths = api.write_leaderboard(results, merge)
     if fmt == "md":
         console.print(paths["md"].read_text(), markup=False, highlight=False)
     elif fmt == "csv":
@@ -201,12 +197,12 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
     elif fmt == "json":
         console.print(paths["json"].read_text(), markup=False, highlight=False)
     else:
-        if not tables:
+        ranked = api.leaderboard(results, merge)
+        if ranked.empty:
             console.print(f"no finished runs under {results}/runs")
-        if tables:
+        else:
             from rich.measure import Measurement
 
-            ranked = ranked_table(agg)
             table = _ranking_table(ranked)
             # piped output (logs, `| less`) or a terminal narrower than the table: the 80-column plain form
             if console.is_terminal and Measurement.get(console, console.options, table).maximum <= console.width:
@@ -227,7 +223,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option("sequential_4conv", "--model", "-m", help="registry name or alias"),
         res: int = typer.Option(48, "--res", help="input resolution (48 or 224)"),
         weights: str = typer.Option("scratch", "--weights", "-w", help="imagenet | vggface | scratch"),
-        balance: str = typer.Option("conservative", "--balance", "-b", help="none | simple | conservative"),
+        balance: str = typer.Option("conservative", "--balance", "-b", help=" | ".join(BALANCES)),
         train: str = typer.Option(None, "--train", metavar="DATASET",
                                   help="training DATASET, required: a path, a name from datasets.toml, or synth:lab "
                                        "for a synthetic try-out"),
@@ -255,7 +251,7 @@ def register(app: typer.Typer) -> None:
         """Train one model and test it in-domain and on every --test set."""
         train = (train or "").strip()
         cfg = RunConfig(model=model, res=res, weights=weights, balance=balance, train=train,
-                        tests=tuple(test) if test else ("synth:wild",) if train.startswith("synth:") else (),
+                        tests=tuple(test) if test else None,  # None: the default rule (RunConfig.tests)
                         seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
@@ -263,10 +259,7 @@ def register(app: typer.Typer) -> None:
         if not train:  # no silent 100-epoch default run: say what to pass
             raise FerBenchError("no training data; pass --train DATASET (a dataset folder, a name from "
                                 "datasets.toml, or synth:lab for a synthetic try-out), or run `fer-bench quickstart`")
-        from ..models.registry import get_spec
-
-        spec = get_spec(model)
-        cfg = replace(cfg, model=spec.name)
+        cfg = cfg.resolved()
         console.print(f"fer-bench run: {_plan(cfg)} -> {results / 'runs'}", markup=False, highlight=False,
                       soft_wrap=True)
         (out,) = run_configs([cfg], results, force=force)
@@ -295,31 +288,14 @@ def register(app: typer.Typer) -> None:
                                            help="TensorFlow op determinism (see the README for its cost)"),
     ):
         """Run every combination that has not finished yet (comma lists or a TOML file)."""
-        from ..protocol.sweep import expand, load_sweep_toml, split_list
+        from .. import api
         from ..results.store import is_finished
 
-        opts = dict(models=models, res=res, weights=weights, balance=balance, train=train, seeds=seeds)
+        axes = dict(models=models, res=res, weights=weights, balance=balance, train=train, seeds=seeds)
         base = dict(epochs=epochs, frozen_epochs=frozen_epochs, protocol=protocol, recipe=recipe,
-                    max_train_images=max_train_images, tests=tuple(test or ()), deterministic=deterministic)
-        if config is not None:
-            data = load_sweep_toml(config)
-            for k in opts:
-                if k in data:
-                    opts[k] = data[k]
-            for k in ("epochs", "frozen_epochs", "protocol", "recipe", "max_train_images", "batch_size",
-                      "val_fraction", "learning_rate", "color", "deterministic"):
-                if k in data:
-                    base[k] = data[k]
-            if "tests" in data:
-                base["tests"] = tuple(data["tests"])
-        if not opts["models"]:
-            raise FerBenchError("no models given; pass --models a,b,c or a --config file with models = [...]")
-        train_list = split_list(opts["train"])
-        if not base["tests"] and all(t.startswith("synth:") for t in train_list):
-            base["tests"] = ("synth:wild",)
-        configs, notes = expand(split_list(opts["models"]), split_list(opts["res"], int),
-                                split_list(opts["weights"]), split_list(opts["balance"]), train_list,
-                                split_list(opts["seeds"], int), RunConfig(**base))
+                    max_train_images=max_train_images, tests=tuple(test) if test else None,
+                    deterministic=deterministic)
+        configs, notes = api.expand_sweep(axes, base, config=config)
         for n in notes:
             console.print(f"[yellow]{n}[/]")
         todo = [c for c in configs if force or not is_finished(results, c.config_hash())]
@@ -343,7 +319,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Aggregate finished runs into the paper's table layout; writes leaderboard.md/.csv/.json."""
         if fmt not in ("table", "md", "csv", "json"):
-            raise FerBenchError(f"unknown --format {fmt!r}; use table, md, csv or json")
+            raise FerBenchError(f"unknown --format {fmt!r}; use table, md, csv or json")  # before any work
         if not (results / "runs").is_dir():
             raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
                                 "`fer-bench run` first, or pass --results DIR")
@@ -356,9 +332,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force"),
     ):
         """Generate synthetic faces, run a small sweep (3 models x simple/conservative), print the leaderboard."""
-        from ..data.adapters import open_dataset
+        from .. import api
         from ..data.synth import write_folder
-        from ..protocol.sweep import expand
 
         t0 = time.perf_counter()
         sample_dir = results / "quickstart_data"
@@ -369,12 +344,13 @@ def register(app: typer.Typer) -> None:
         console.print(f"sample of the wild domain written to {sample_dir / 'synth_wild_sample'} "
                       f"(grid: {summary.get('grid')})")
         for spec in (QUICKSTART["train"], *QUICKSTART["tests"]):
-            src = open_dataset(spec)
+            src = api.open_dataset(spec)
             console.print(f"dataset {spec}: " + ", ".join(f"{s} {len(src.subset(s))}" for s in src.splits()))
-        base = RunConfig(epochs=epochs, tests=QUICKSTART["tests"], train=QUICKSTART["train"], res=QUICKSTART["res"],
-                         batch_size=QUICKSTART["batch_size"], recipe=QUICKSTART["recipe"])
-        configs, _ = expand(QUICKSTART["models"], [QUICKSTART["res"]], ["scratch"], QUICKSTART["balance"],
-                            [QUICKSTART["train"]], [0], base)
+        configs, _ = api.expand_sweep(
+            dict(models=QUICKSTART["models"], res=[QUICKSTART["res"]], weights=["scratch"],
+                 balance=QUICKSTART["balance"], train=[QUICKSTART["train"]], seeds=[0]),
+            dict(epochs=epochs, tests=QUICKSTART["tests"], batch_size=QUICKSTART["batch_size"],
+                 recipe=QUICKSTART["recipe"]))
         run_configs(configs, results, force=force)
         paths = _print_leaderboard(results)
         console.print(f"[bold green]quickstart finished in {time.perf_counter() - t0:.0f}s[/]. Run folders: "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import FerBenchError
+from .config import BALANCES
 
 
 def class_counts(labels, num_classes: int) -> np.ndarray:
@@ -32,5 +33,5 @@ def class_weights(counts, method: str, cap: float = 3.0) -> dict[int, float]:
     elif method == "conservative":
         w = np.minimum(ratio, cap)
     else:
-        raise FerBenchError(f"unknown balancing {method!r}; use none, simple or conservative")
+        raise FerBenchError(f"unknown balancing {method!r}; use one of {', '.join(BALANCES)}")
     return {i: float(x) for i, x in enumerate(w)}

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from ..errors import FerBenchError
 
-BALANCES = ("none", "simple", "conservative")
+BALANCES = ("none", "simple", "conservative")  # the one list of class-weighting methods (protocol.balance)
+WEIGHTED_BALANCES = tuple(b for b in BALANCES if b != "none")  # the ones the paper's tables compare
 PROTOCOLS = ("fer-bench", "paper")
 RECIPES = ("paper", "strong")
 RESOLUTIONS = (48, 224)
@@ -29,6 +30,12 @@ class RunConfig:
     init_from: a Keras model file (a run's model.keras or an exported file) whose weights, matched by layer
       name, initialise the network before training: continued training, recorded with the file's sha256.
       Left out of the hash when unset, so configs written before the option existed keep their folders.
+    tests: cross-domain test sets. Left out (None), they follow the one default rule (:func:`default_tests`):
+      synthetic training data (``synth:...``) is tested on ``synth:wild``, anything else on no extra set. The
+      rule is applied at construction, so ``cfg.tests`` is always a tuple and the hash of a config given the
+      default equals the hash of the same config given those tests explicitly; ``tests_given`` says which.
+    model: a registry name or alias; :meth:`resolved` replaces an alias by the registry name (the hash of a run
+      uses the resolved name, so ``fer_bench.api.run`` and the CLI resolve before running).
     """
 
     model: str = "sequential_4conv"
@@ -36,7 +43,7 @@ class RunConfig:
     weights: str = "scratch"
     balance: str = "conservative"
     train: str = "synth:lab"
-    tests: tuple[str, ...] = ("synth:wild",)
+    tests: tuple[str, ...] | None = None
     seed: int = 0
     epochs: int = 100
     frozen_epochs: int = 20
@@ -54,8 +61,12 @@ class RunConfig:
     max_train_images: int | None = None
     init_from: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    tests_given: bool = field(default=True, init=False, compare=False, repr=False)
 
     def __post_init__(self):
+        given = self.tests is not None
+        object.__setattr__(self, "tests_given", given)
+        object.__setattr__(self, "tests", tuple(self.tests) if given else default_tests(self.train))
         if self.balance not in BALANCES:
             raise FerBenchError(f"unknown --balance {self.balance!r}; use one of {', '.join(BALANCES)}")
         if self.protocol not in PROTOCOLS:
@@ -69,8 +80,24 @@ class RunConfig:
         if self.epochs < 1 or self.frozen_epochs < 0:
             raise FerBenchError("--epochs must be >= 1 and --frozen-epochs >= 0")
 
+    def resolved(self) -> RunConfig:
+        """This config with the model alias replaced by its registry name (unknown models raise a one-line
+        FerBenchError) and the default test sets applied: what a run records and hashes."""
+        from ..models.registry import get_spec
+
+        name = get_spec(self.model).name
+        tests = self.tests if self.tests_given else default_tests(self.train)
+        return dataclasses.replace(self, model=name, tests=tests)
+
+    def replace(self, **changes) -> RunConfig:
+        """dataclasses.replace that keeps "tests not given" (so a new ``train`` gets its own default tests)."""
+        if not self.tests_given and "tests" not in changes:
+            changes["tests"] = None
+        return dataclasses.replace(self, **changes)
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
+        d.pop("tests_given", None)
         d["tests"] = list(self.tests)
         d["extra"] = [list(kv) for kv in self.extra]
         if d.get("init_from") is None:
@@ -79,7 +106,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls) if f.init}
         d = {k: v for k, v in d.items() if k in known}
         d["tests"] = tuple(d.get("tests", ()))
         d["extra"] = tuple(tuple(kv) for kv in d.get("extra", ()))
@@ -92,3 +119,8 @@ class RunConfig:
 
     def short_name(self) -> str:
         return f"{self.model}-{self.res}-{self.weights}-{self.balance}-seed{self.seed}"
+
+
+def default_tests(train: str) -> tuple[str, ...]:
+    """The one default-test rule: synthetic training data is tested cross-domain on ``synth:wild``."""
+    return ("synth:wild",) if str(train).strip().startswith("synth:") else ()

@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..protocol.config import WEIGHTED_BALANCES
 from .store import iter_runs
 
 METRICS = ("precision", "recall", "f1", "accuracy", "uar")
 SHORT = {"precision": "P", "recall": "R", "f1": "F1", "accuracy": "Acc", "uar": "UAR"}
 GROUP = ["model", "res", "weights", "train", "protocol", "recipe", "epochs", "init_from"]
-BALANCE_ORDER = ["simple", "conservative", "none", "-"]
+BALANCE_ORDER = [*WEIGHTED_BALANCES, "none", "-"]
 
 
 def paper_dataset_key(train: str) -> str | None:
@@ -188,7 +189,7 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
                 rec[f"XD {r['target']} {SHORT[m]}"] = r[m]
                 rec[f"XD {r['target']} {SHORT[m]} sd"] = r[f"{m}_sd"]
         rec["seeds"] = max(rec["seeds"], int(r["seeds"]))
-        if not r["external"] and r["balance"] in ("simple", "conservative"):
+        if not r["external"] and r["balance"] in WEIGHTED_BALANCES:
             ds = paper_dataset_key(str(r["train"]))
             # same initialisation only: the paper-layout rows may fall back to another init, labelled as such
             num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"]) if ds else None
@@ -226,7 +227,7 @@ def _paper_rows(agg: pd.DataFrame) -> list[dict]:
     rows = {}
     for _, r in agg[~agg["external"]].iterrows():
         ds = paper_dataset_key(str(r["train"]))
-        if ds is None or r["balance"] not in ("simple", "conservative"):
+        if ds is None or r["balance"] not in WEIGHTED_BALANCES:
             continue
         paper_init = r["weights"]
         num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"])
