@@ -29,8 +29,8 @@ SYNONYMS: dict[str, str] = {
     "contempt": "contempt", "contemptuous": "contempt",
 }
 
-#: Native label orders (index -> canonical name). Sources: dataset papers / official readmes; see
-#: ../shared/reference/field-survey.md section 3F.
+#: Native label orders (index -> canonical name). Sources: each dataset's paper or official readme (noted
+#: beside each order).
 DATASET_ORDERS: dict[str, tuple[str, ...]] = {
     # fer2013.csv "emotion" column: 0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, 5 Surprise, 6 Neutral
     "fer2013": ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),

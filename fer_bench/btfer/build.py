@@ -1,4 +1,4 @@
-"""build-btfer: raw photos in, a balanced folder-per-class face test set out (the BTFER recipe, §2 of the paper).
+"""build-btfer: raw photos in, a balanced folder-per-class face test set out (BTFER: Ipinze Tutuianu et al. 2024, §2).
 
 Pipeline: scan SRC -> hash -> detect (cached) -> choose one face -> square crop + margin -> phash -> dedup ->
 exclusions -> seeded balanced sample -> write ``DIR/<class>/*.jpg`` + ``manifest.csv`` + reports + contact
