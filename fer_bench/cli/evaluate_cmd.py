@@ -13,11 +13,13 @@ from rich.table import Table
 console = Console()
 
 
-def __getattr__(name: str):  # the old import path of evaluate_model, without importing TensorFlow with the CLI
-    if name == "evaluate_model":
-        from ..protocol.evaluate import evaluate_model
+def __getattr__(name: str):  # old import paths of library functions, without importing TensorFlow with the CLI
+    moved = {"evaluate_model": "evaluate_model", "_skipped": "skipped_images", "_write_external_run":
+             "write_external_run"}
+    if name in moved:
+        from ..protocol import evaluate
 
-        return evaluate_model
+        return getattr(evaluate, moved[name])
     raise AttributeError(name)
 
 
