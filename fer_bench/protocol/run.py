@@ -1,4 +1,10 @@
-"""One run end to end: config -> data -> model -> fit on train/val -> evaluate test sets once -> run folder."""
+"""One run end to end: config -> data -> model -> fit on train/val -> evaluate test sets once -> run folder.
+
+:func:`execute_run` (skip a finished run, hold the run's lock) runs three steps: :func:`prepare` (check the
+model, decode the data, choose the fit/validation/test rows with :func:`split_indices`, build the model and its
+datasets, load a checkpoint), :func:`train` (fit, checkpointing every epoch) and :func:`record` (evaluate every
+test set once, write the run folder in one rename, drop the checkpoint).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +130,88 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
 
 
 def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_epoch, on_stage) -> RunOutcome:
+    prepared = prepare(cfg, results, key, on_stage)
+    fit = train(prepared, cfg, on_epoch)
+    return record(prepared, fit)
+
+
+@dataclass
+class Prepared:
+    """Everything :func:`prepare` decided and built for one run; :func:`train` and :func:`record` consume it."""
+
+    cfg: RunConfig
+    results: Path
+    key: str
+    stage: Callable[[str], None]
+    t_start: float
+    spec: object  # the model's ModelSpec
+    recipe: object  # the Recipe
+    resize: str
+    train_src: DataSource
+    test_srcs: list[DataSource]
+    train_split: str
+    test_split: str | None  # None: the in-domain test rows were carved from the training split
+    train_cache: CachedSplit
+    test_cache: CachedSplit
+    carved_test_idx: np.ndarray | None  # rows of train_cache held out as the in-domain test set, or None
+    fit_idx: np.ndarray
+    val_cache: CachedSplit
+    val_idx: np.ndarray | None  # None: every row of val_cache
+    num_classes: int
+    label_names: tuple
+    counts: np.ndarray
+    weights: dict
+    model: object
+    init_record: dict | None  # what --init-from loaded, or None
+    lr: float
+    clock: EpochCounter  # the training pipeline's epoch clock (its shuffle/augmentation derive from it)
+    train_ds: object
+    val_ds: object
+    steps: int  # batches per epoch
+    checkpoint: RunCheckpoint
+    resumed_from: str | None  # "<phase> epoch <n>" when a checkpoint was loaded
+    manifests: dict = field(default_factory=dict)  # filled by record(): each data set's manifest for run.json
+
+    @property
+    def paper(self) -> bool:
+        return self.cfg.protocol == "paper"
+
+    @property
+    def n_val(self) -> int:
+        return int(len(self.val_idx) if self.val_idx is not None else len(self.val_cache))
+
+    def decode(self, src: DataSource, split: str) -> CachedSplit:
+        return decode_split(src, split, self.cfg.res, color=self.cfg.color, resize=self.resize)
+
+
+def split_indices(labels: np.ndarray, cfg: RunConfig, *, carve_test: bool):
+    """Which training-split rows are fitted, validated on and (when the source has no test split) tested on.
+
+    Returns ``(fit_idx, val_idx, carved_test_idx)``. ``val_idx`` is None under the paper
+    protocol (validation is the test split: all of it, or the carved rows); otherwise it indexes the same
+    training split. ``carved_test_idx`` is None unless *carve_test*.
+    """
+    all_train_idx = np.arange(len(labels))
+    carved_test_idx = None
+    if carve_test:
+        all_train_idx, carved_test_idx = stratified_split(labels, TEST_CARVE_FRACTION, TEST_CARVE_SEED)
+    if cfg.max_train_images and len(all_train_idx) > cfg.max_train_images:
+        frac = cfg.max_train_images / len(all_train_idx)
+        _, sub = stratified_split(labels[all_train_idx], frac, cfg.seed + 7)
+        all_train_idx = all_train_idx[sub]
+    if cfg.protocol == "paper":  # the authors' choice: the test split is also the validation split
+        return all_train_idx, carved_test_idx, carved_test_idx
+    tr, va = stratified_split(labels[all_train_idx], cfg.val_fraction, cfg.seed)
+    return all_train_idx[tr], all_train_idx[va], carved_test_idx
+
+
+def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], None] | None = None) -> Prepared:
+    """Check the model, decode the data, decide the fit/validation/test rows, build the model and its datasets.
+
+    Fails fast (unknown model, init/size rule) before any decoding, and refuses a run the results disk has no
+    room for before training. A checkpoint left by a killed run of the same config and data is loaded here
+    (``resumed_from`` names where it stopped).
+    """
     from ..models.registry import build_model, get_spec
 
     stage = on_stage or (lambda s: None)
@@ -139,38 +227,20 @@ def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_
     train_src = _open(cfg.train)
     test_srcs = [_open(t) for t in cfg.tests]
     train_split, test_split = _train_and_test_splits(train_src)
-    def decode(src, split):
-        return decode_split(src, split, cfg.res, color=cfg.color, resize=resize)
-
     stage(f"decoding {train_src.name} [{train_split}] at {cfg.res}px (cached after the first time)")
-    train_cache = decode(train_src, train_split)
-    all_train_idx = np.arange(len(train_cache))
-    carved_test_idx = None
+    train_cache = decode_split(train_src, train_split, cfg.res, color=cfg.color, resize=resize)
     if test_split is None:
-        all_train_idx, carved_test_idx = stratified_split(train_cache.labels, TEST_CARVE_FRACTION,
-                                                          TEST_CARVE_SEED)
         test_cache = train_cache
     else:
         stage(f"decoding {train_src.name} [{test_split}]")
-        test_cache = decode(train_src, test_split)
+        test_cache = decode_split(train_src, test_split, cfg.res, color=cfg.color, resize=resize)
     num_classes = 8 if int(train_cache.labels.max()) >= len(CANONICAL) else 7
-    label_names = CANONICAL_WITH_CONTEMPT[:num_classes]
-
-    if cfg.max_train_images and len(all_train_idx) > cfg.max_train_images:
-        frac = cfg.max_train_images / len(all_train_idx)
-        _, sub = stratified_split(train_cache.labels[all_train_idx], frac, cfg.seed + 7)
-        all_train_idx = all_train_idx[sub]
-
-    if paper:  # the authors' choice: the test split is also the validation split (model selection on test)
-        fit_idx, val_cache, val_idx = all_train_idx, test_cache, carved_test_idx
-    else:
-        tr, va = stratified_split(train_cache.labels[all_train_idx], cfg.val_fraction, cfg.seed)
-        fit_idx, val_cache, val_idx = all_train_idx[tr], train_cache, all_train_idx[va]
-
+    fit_idx, val_idx, carved_test_idx = split_indices(train_cache.labels, cfg, carve_test=test_split is None)
+    val_cache = test_cache if paper else train_cache
     counts = class_counts(train_cache.labels[fit_idx], num_classes)
     weights = class_weights(counts, cfg.balance, cap=cfg.conservative_cap)
 
-    # ---- model + fit --------------------------------------------------------------------------------
+    # ---- model, datasets, checkpoint ----------------------------------------------------------------
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
@@ -184,7 +254,6 @@ def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_
 
         stage(f"initialising from {cfg.init_from}")
         init_record = warm_start(model, cfg.init_from)
-    lr = cfg.learning_rate or recipe.default_lr or spec.learning_rate
     augment = paper_augmentation(seed=cfg.seed, rotation_deg=recipe.aug_rotation_deg, shift=recipe.aug_shift,
                                  zoom=recipe.aug_zoom) if cfg.augment else None
     clock = EpochCounter()
@@ -200,70 +269,102 @@ def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_
         resumed_from = f"{resumed['phase']} epoch {resumed['epoch_done']}"
         stage(f"resuming from the checkpoint after {resumed_from}")
     val_ds = make_dataset(val_cache, val_idx, batch_size=64 if cfg.res > 96 else 256, num_classes=num_classes)
-    steps = int(np.ceil(len(fit_idx) / cfg.batch_size))
-    stage(f"training on {len(fit_idx)} images, validating on "
-          f"{len(val_idx) if val_idx is not None else len(val_cache)}")
+    return Prepared(
+        cfg=cfg, results=Path(results), key=key, stage=stage, t_start=t_start, spec=spec, recipe=recipe,
+        resize=resize, train_src=train_src, test_srcs=test_srcs, train_split=train_split, test_split=test_split,
+        train_cache=train_cache, test_cache=test_cache, carved_test_idx=carved_test_idx, fit_idx=fit_idx,
+        val_cache=val_cache, val_idx=val_idx, num_classes=num_classes,
+        label_names=CANONICAL_WITH_CONTEMPT[:num_classes], counts=counts, weights=weights, model=model,
+        init_record=init_record, lr=cfg.learning_rate or recipe.default_lr or spec.learning_rate, clock=clock,
+        train_ds=train_ds, val_ds=val_ds, steps=int(np.ceil(len(fit_idx) / cfg.batch_size)),
+        checkpoint=checkpoint, resumed_from=resumed_from)
+
+
+def train(p: Prepared, cfg: RunConfig, on_epoch: Callable | None = None) -> dict:
+    """Fit the prepared model (continuing from its checkpoint, if any); returns ``{"history", "best", "seconds"}``."""
+    p.stage(f"training on {len(p.fit_idx)} images, validating on {p.n_val}")
     t_fit = time.perf_counter()
-    fit = _fit(model, train_ds, val_ds, cfg, lr, recipe, steps, on_epoch, clock, checkpoint)
-    fit_seconds = time.perf_counter() - t_fit
+    fit = _fit(p.model, p.train_ds, p.val_ds, cfg, p.lr, p.recipe, p.steps, on_epoch, p.clock, p.checkpoint)
+    return {**fit, "seconds": time.perf_counter() - t_fit}
 
-    # ---- evaluate once, every image, unshuffled -----------------------------------------------------
-    from .evaluate import evaluate_split
 
-    writer = RunWriter(results, key)
+def record(p: Prepared, fit: dict) -> RunOutcome:
+    """Evaluate every test set once (every image, unshuffled), write the run folder in one rename, drop the checkpoint.
+
+    A write failure is one line (the checkpoint stays, so running the same command again resumes).
+    """
+    writer = RunWriter(p.results, p.key)
     try:
-        metrics: dict = {}
-        manifests = {"train": _manifest_record(train_src, train_split, train_cache)}
-        targets = [("in_domain", train_src, test_split or f"{train_split} (carved 20%)", test_cache,
-                    carved_test_idx)]
-        for spec_str, src in zip(cfg.tests, test_srcs, strict=True):
-            split = pick_eval_split(src)
-            stage(f"decoding test set {src.name} [{split}]")
-            targets.append((spec_str, src, split, decode(src, split), None))
-        for name, src, split, cache, idx in targets:
-            stage(f"evaluating on {src.name} [{split}]")
-            m, table = evaluate_split(model, cache, label_names, indices=idx, flip_tta=recipe.flip_tta)
-            m.update({"dataset": src.name, "split": split, "role": "in_domain" if name == "in_domain"
-                      else "cross_domain"})
-            m["identical_to_training_images"] = leakage(train_cache, fit_idx, cache, idx)
-            metrics[name] = m
-            fname = _safe(name)
-            table.to_csv(writer.path(f"predictions/{fname}.csv"), index=False)
-            from ..results.plots import confusion_png
-
-            confusion_png(m["confusion_matrix"], label_names, writer.path(f"confusion_{fname}.png"),
-                          title=f"{cfg.model} {cfg.res}px {cfg.weights} {cfg.balance} -> {src.name}")
-            manifests[name] = _manifest_record(src, split, cache)
-        import pandas as pd
-
-        pd.DataFrame(fit["history"]).to_csv(writer.path("history.csv"), index=False)
-        writer.write_json("config.json", {**cfg.to_dict(), "config_hash": key})
-        writer.write_json("metrics.json", metrics)
-        writer.write_json("run.json", {
-            "config_hash": key, "name": cfg.short_name(), "versions": versions(),
-            "data": manifests, "class_counts_fit": counts.tolist(), "class_weights": weights,
-            "n_fit": len(fit_idx), "n_val": int(len(val_idx) if val_idx is not None else len(val_cache)),
-            "validation": "test split (paper protocol)" if paper else
-            f"{cfg.val_fraction:.0%} stratified from training (seed {cfg.seed})",
-            "preprocessing": spec.preprocess_mode(cfg.weights, "paper" if paper else "native"),
-            "resize": resize, "learning_rate": lr, "recipe": cfg.recipe, "best": fit["best"],
-            "epochs_run": len(fit["history"]), "fit_seconds": round(fit_seconds, 1),
-            "wall_seconds": round(time.perf_counter() - t_start, 1), "params": int(model.count_params()),
-            "label_names": list(label_names), "init_from": init_record,
-            "command": command_line(), "deterministic": cfg.deterministic, "resumed_from": resumed_from,
-        })
-        model.save(writer.path("model.keras"))
+        metrics = _evaluate_into(p, writer)
+        _write_run_files(p, fit, metrics, writer)
         folder = writer.commit()
     except OSError as exc:
         writer.abort()
-        raise FerBenchError(f"{results}: cannot write the run's files ({exc.strerror or exc}); free disk space "
+        raise FerBenchError(f"{p.results}: cannot write the run's files ({exc.strerror or exc}); free disk space "
                             "or fix permissions, then run the same command again (training resumes from its "
                             "checkpoint)") from None
     except BaseException:
         writer.abort()
         raise
-    checkpoint.discard()
-    return RunOutcome(cfg, folder, False, metrics, "resumed" if resumed_from else "trained", resumed_from)
+    p.checkpoint.discard()
+    return RunOutcome(p.cfg, folder, False, metrics, "resumed" if p.resumed_from else "trained", p.resumed_from)
+
+
+def _evaluate_into(p: Prepared, writer: RunWriter) -> dict:
+    """Score the in-domain and every cross-domain test set; predictions and confusion plots go to *writer*.
+
+    Also records each set's data manifest on ``p`` (``p.manifests``) for run.json.
+    """
+    from ..results.plots import confusion_png
+    from .evaluate import evaluate_split
+
+    cfg = p.cfg
+    metrics: dict = {}
+    p.manifests.clear()
+    p.manifests["train"] = _manifest_record(p.train_src, p.train_split, p.train_cache)
+    targets = [("in_domain", p.train_src, p.test_split or f"{p.train_split} (carved 20%)", p.test_cache,
+                p.carved_test_idx)]
+    for spec_str, src in zip(cfg.tests, p.test_srcs, strict=True):
+        split = pick_eval_split(src)
+        p.stage(f"decoding test set {src.name} [{split}]")
+        targets.append((spec_str, src, split, p.decode(src, split), None))
+    for name, src, split, cache, idx in targets:
+        p.stage(f"evaluating on {src.name} [{split}]")
+        m, table = evaluate_split(p.model, cache, p.label_names, indices=idx, flip_tta=p.recipe.flip_tta)
+        m.update({"dataset": src.name, "split": split, "role": "in_domain" if name == "in_domain"
+                  else "cross_domain"})
+        m["identical_to_training_images"] = leakage(p.train_cache, p.fit_idx, cache, idx)
+        metrics[name] = m
+        fname = _safe(name)
+        table.to_csv(writer.path(f"predictions/{fname}.csv"), index=False)
+        confusion_png(m["confusion_matrix"], p.label_names, writer.path(f"confusion_{fname}.png"),
+                      title=f"{cfg.model} {cfg.res}px {cfg.weights} {cfg.balance} -> {src.name}")
+        p.manifests[name] = _manifest_record(src, split, cache)
+    return metrics
+
+
+def _write_run_files(p: Prepared, fit: dict, metrics: dict, writer: RunWriter) -> None:
+    """history.csv, config.json, metrics.json, run.json and model.keras into the writer's temp folder."""
+    import pandas as pd
+
+    cfg, key = p.cfg, p.key
+    pd.DataFrame(fit["history"]).to_csv(writer.path("history.csv"), index=False)
+    writer.write_json("config.json", {**cfg.to_dict(), "config_hash": key})
+    writer.write_json("metrics.json", metrics)
+    writer.write_json("run.json", {
+        "config_hash": key, "name": cfg.short_name(), "versions": versions(),
+        "data": p.manifests, "class_counts_fit": p.counts.tolist(), "class_weights": p.weights,
+        "n_fit": len(p.fit_idx), "n_val": p.n_val,
+        "validation": "test split (paper protocol)" if p.paper else
+        f"{cfg.val_fraction:.0%} stratified from training (seed {cfg.seed})",
+        "preprocessing": p.spec.preprocess_mode(cfg.weights, "paper" if p.paper else "native"),
+        "resize": p.resize, "learning_rate": p.lr, "recipe": cfg.recipe, "best": fit["best"],
+        "epochs_run": len(fit["history"]), "fit_seconds": round(fit["seconds"], 1),
+        "wall_seconds": round(time.perf_counter() - p.t_start, 1), "params": int(p.model.count_params()),
+        "label_names": list(p.label_names), "init_from": p.init_record,
+        "command": command_line(), "deterministic": cfg.deterministic, "resumed_from": p.resumed_from,
+    })
+    p.model.save(writer.path("model.keras"))
 
 
 def command_line() -> str:
