@@ -61,6 +61,28 @@ def test_rerun_is_skipped(finished_run):
     assert {p: p.stat().st_mtime_ns for p in (results / "runs").rglob("*")} == before
 
 
+def test_api_and_sweep_file_find_the_cli_run_by_alias(finished_run, tmp_path):
+    """An alias names the same run as the registry name: the library resolves it before hashing, like the CLI,
+    and a TOML sweep file with the alias lists the CLI's run as finished."""
+    import fer_bench
+
+    results, runner, *_ = finished_run
+    cfg = fer_bench.RunConfig(model="sequential_1", res=32, epochs=1, batch_size=16, train=TRAIN, tests=(TEST,),
+                              balance="simple")
+    out = fer_bench.run(cfg, results)
+    assert out.skipped and out.config.model == "sequential_simple"
+    assert [p.name for p in (results / "runs").iterdir() if not p.name.startswith(".")] == [out.folder.name]
+    toml = tmp_path / "sweep.toml"
+    toml.write_text(f'[sweep]\nmodels = ["sequential_1"]\nres = [32]\nbalance = ["simple"]\ntrain = ["{TRAIN}"]\n'
+                    f'tests = ["{TEST}"]\nepochs = 1\nbatch_size = 16\n')
+    res = runner.invoke(app, ["sweep", "--config", str(toml), "--dry-run", "--results", str(results)])
+    assert res.exit_code == 0, res.output
+    assert "1 runs in the sweep, 1 finished, 0 to run" in res.output and out.folder.name in res.output
+    toml.write_text('[sweep]\nmodels = ["lenet5"]\nepoch = 1\n')
+    res = runner.invoke(app, ["sweep", "--config", str(toml), "--dry-run", "--results", str(results)])
+    assert res.exit_code != 0 and "unknown key 'epoch'" in str(res.exception or res.output)
+
+
 def test_leaderboard_has_the_row(finished_run):
     results, runner, *_ = finished_run
     res = runner.invoke(app, ["leaderboard", "--results", str(results), "--format", "csv"])
