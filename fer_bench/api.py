@@ -13,6 +13,7 @@ Importing this module is cheap; TensorFlow is imported by the functions that nee
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -60,7 +61,7 @@ def run(config: RunConfig, results: str | Path = "results", *, force: bool = Fal
     try:
         return execute_run(cfg, Path(results), force=force, on_epoch=on_epoch, on_stage=on_stage)
     finally:
-        if "keras" in __import__("sys").modules:  # free the graph between runs of a sweep or a notebook
+        if "keras" in sys.modules:  # free the graph between runs of a sweep or a notebook
             import keras
 
             keras.backend.clear_session()
