@@ -33,15 +33,13 @@ def _fmt_params(n: int | None) -> str:
 
 
 def _rows(res: int | None) -> list[dict[str, Any]]:
+    from .. import api
     from ..models.cards import load_cards
-    from ..models.registry import get_spec, list_models
 
     cards = load_cards()
     rows = []
-    for name in list_models():
-        spec = get_spec(name)
-        if res is not None and res < spec.min_size:
-            continue
+    for spec in api.list_models(res):  # the models that accept that input size
+        name = spec.name
         card = cards.get(name, {})
         params = card.get("params", {})
         default_init = "scratch" if "scratch" in params else next(iter(params), None)
