@@ -107,9 +107,17 @@ def measure_build_throughput(fer_train: Path = FER_TRAIN, *, per_class_src: int 
             n = make_source(src, per_class_src, canvas, lo, hi, seed, fer_train)
         cfg = BuildConfig(per_class=per_class, allow_short=True, workers=workers, detector=detector)
         with harness.timer() as t_build:
-            res = build_btfer(src, out, cfg, progress=progress)
+            if progress:
+                from rich.console import Console
+
+                from fer_bench.cli.btfer_cmd import rich_progress
+
+                with rich_progress(Console(stderr=True)) as bar:
+                    res = build_btfer(src, out, cfg, progress=bar)
+            else:
+                res = build_btfer(src, out, cfg)
         with harness.timer() as t_cached:
-            res2 = build_btfer(src, out, cfg, progress=False)
+            res2 = build_btfer(src, out, cfg)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     wall, wall_cached = t_build.seconds, t_cached.seconds

@@ -112,7 +112,7 @@ def _paper_table(name: str) -> Table | None:
     rows = paper_rows(name)
     if not rows:
         return None
-    t = Table(title="paper (seed 003, Tables 2-3): P / R / F1 / Acc", title_justify="left")
+    t = Table(title="paper (Ipinze Tutuianu et al. 2024, Tables 2-3): P / R / F1 / Acc", title_justify="left")
     for col in ("res", "init", "dataset", "balance", "in-domain", "BTFER"):
         t.add_column(col)
     keyed: dict[tuple, dict[str, dict]] = {}

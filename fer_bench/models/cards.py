@@ -21,7 +21,8 @@ from ..errors import FerBenchError
 
 CARDS_FILE = "cards.toml"
 DATASETS = ("rafdb", "fer2013", "affectnet")
-BALANCES = ("simple", "conservative")
+#: the class-weighting columns of the paper's tables (not the options a run accepts: see protocol.config)
+PAPER_TABLE_BALANCES = ("simple", "conservative")
 METRICS = ("precision", "recall", "f1", "accuracy")
 
 _DATASET_ALIASES = {
@@ -93,7 +94,7 @@ def paper_numbers(model: str, res: int, dataset: str, balance: str, init: str | 
     default the card's ``paper_default_init``.
     """
     b = balance.strip().lower()
-    if b not in BALANCES:
+    if b not in PAPER_TABLE_BALANCES:
         raise FerBenchError(f"unknown balancing {balance!r}; use simple or conservative")
     ds = _dataset_key(dataset)
     card = _load().get(_canonical(model))
@@ -120,7 +121,7 @@ def paper_rows(model: str) -> list[dict[str, Any]]:
     out = []
     for key, row in card.get("paper", {}).items():
         res, init, ds = key.split("/")
-        for bi, bal in enumerate(BALANCES):
+        for bi, bal in enumerate(PAPER_TABLE_BALANCES):
             for si, split in enumerate(("in_domain", "cross_domain")):
                 out.append({"res": int(res), "init": init, "dataset": ds, "balance": bal, "split": split,
                             **dict(zip(METRICS, row[2 * bi + si], strict=True))})
