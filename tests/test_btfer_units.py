@@ -368,3 +368,14 @@ def test_cache_survives_a_torn_line(tmp_path):
     assert c.get_det("s3:k")["status"] == "unreadable" and c.bad_lines == 1
     lines = (tmp_path / "cache.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["k"] == "s3:k"
+
+
+def test_split_layout_is_named_with_the_folder_to_pass(tmp_path):
+    """A train/test layout (what `datasets inspect` accepts) gets a one-line pointer to one split folder."""
+    from fer_bench.btfer.sources import scan_folder
+    from fer_bench.errors import FerBenchError
+
+    (tmp_path / "train" / "happy").mkdir(parents=True)
+    (tmp_path / "test" / "sad").mkdir(parents=True)
+    with pytest.raises(FerBenchError, match=r"holds split folders \(test, train\); pass one of them"):
+        scan_folder(tmp_path)

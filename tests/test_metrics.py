@@ -50,3 +50,23 @@ def test_absent_class_excluded_from_macro():
     m = compute_metrics(y, _probs(pred), NAMES)
     assert m["absent_classes"] == ["c"]
     assert m["recall"] == pytest.approx((1 + 0.5) / 2)
+
+
+def test_uar_equals_sklearn_balanced_accuracy_without_its_warning():
+    """UAR is macro recall over the classes in y_true, even when a prediction names a class absent from it."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 200)  # classes 5 and 6 never occur in the truth
+    probs = rng.random((200, 7))
+    probs[:20, 6] = 10.0  # ... but are predicted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # compute_metrics itself must not warn
+        m = compute_metrics(y, probs, [str(i) for i in range(7)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = balanced_accuracy_score(y, probs.argmax(1))
+    assert m["uar"] == pytest.approx(expected)

@@ -177,6 +177,8 @@ def test_sigkill_mid_training_then_same_command_resumes(tmp_path):
     assert progress and progress["epoch_done"] >= 2, "the run never wrote a checkpoint"
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    # a successful training run (op determinism on) prints no TensorFlow native log line
+    assert not [n for n in ("E0000", "W0000", "I0000", "absl::InitializeLog") if n in done.stderr], done.stderr
     ref = subprocess.run(cmd[:-1] + [str(tmp_path / "ref")], capture_output=True, text=True, env=env, timeout=300)
     assert ref.returncode == 0, ref.stderr[-2000:]
     [cut_run] = [p for p in (tmp_path / "cut/runs").iterdir() if not p.name.startswith(".")]

@@ -144,6 +144,12 @@ def scan_folder(src: Path) -> SourceScan:
             f"(e.g. {display_name(str(src / 'happy'))}/photo.jpg) or pass a CSV of path,label"
         )
     unknown = [d.name for d in subdirs if not is_label(d.name)]
+    splits = [u for u in unknown if u.lower() in ("train", "val", "valid", "validation", "test")]
+    if splits:  # a train/val/test layout: build-btfer makes a test set from one folder of class folders
+        raise FerBenchError(
+            f"SRC {display_name(str(src))} holds split folders ({', '.join(display_name(u) for u in splits)}); "
+            f"pass one of them, e.g. {display_name(str(src / splits[0]))}, whose subfolders are the classes"
+        )
     if unknown:
         raise FerBenchError(
             f"SRC {display_name(str(src))} has class folders that are not expression labels: "

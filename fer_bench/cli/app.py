@@ -29,8 +29,8 @@ from .. import tfenv
 from ..errors import FerBenchError
 
 #: the line printed on Ctrl-C (runs keep a checkpoint per finished epoch; finished runs are skipped on re-run)
-INTERRUPTED = ("interrupted; run the same command again to resume from the last finished epoch "
-               "(runs that finished are kept)")
+INTERRUPTED = ("interrupted; run the same command again to continue: finished runs are kept and a run "
+               "resumes from its last finished epoch, if one finished")
 
 app = typer.Typer(
     name="fer-bench",

@@ -248,7 +248,9 @@ def weights_fetch(
             console.print(f"  {pct}% ({done / 1e6:.0f} MB)", highlight=False)
 
     path = W.fetch(entry.name, force=force, progress=progress)
-    sha = W.file_digest(path) if Path(path).is_file() else None
+    from ..hashing import file_sha256
+
+    sha = file_sha256(Path(path)) if Path(path).is_file() else None
     console.print(f"[green]ok[/] {entry.name} -> {path}" + (f"  sha256 {sha}" if sha else ""), highlight=False,
                   soft_wrap=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -79,14 +80,19 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
                 if len(configs) == 1:
                     raise RunLockedError(locked)
                 progress.update(now["task"], description=f"  {cfg.short_name()} skipped: {escape(locked)}")
+                if not console.is_terminal:
+                    console.print(f"{cfg.short_name()} skipped: {locked}", highlight=False, markup=False,
+                                  soft_wrap=True)
                 progress.advance(overall)
                 return
             progress.update(now["task"], completed=now["total"])
             status = "skipped (finished before; --force to redo)" if out.skipped else \
                 f"done in {seconds:.0f}s" + (f", resumed after {out.resumed_from}" if out.resumed_from else "")
             acc = out.metrics.get("in_domain", {}).get("accuracy")
-            progress.update(now["task"], description=f"  {cfg.short_name()} {status}"
-                                                     + (f", in-domain acc {acc:.3f}" if acc is not None else ""))
+            line = f"{cfg.short_name()} {status}" + (f", in-domain acc {acc:.3f}" if acc is not None else "")
+            progress.update(now["task"], description=f"  {line}")
+            if not console.is_terminal:  # a bar's description is cut at the width; logs get the whole line
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
             progress.advance(overall)
 
         return api.run_sweep(configs, results, force=force, on_start=on_start, on_epoch=on_epoch,
@@ -105,8 +111,9 @@ def _plan(cfg: RunConfig) -> str:
 
 def _print_outcome(out) -> None:
     table = Table(title=f"{out.config.short_name()}  ->  {out.folder}")
-    for col in ("test set", "split", "n", "Acc", "UAR", "macro P", "macro R", "macro F1", "top-2"):
-        table.add_column(col)
+    table.add_column("test set", overflow="fold", min_width=12)  # the dataset spec names the row: fold, never cut
+    for col in ("split", "n", "Acc", "UAR", "P", "R", "F1", "top-2"):
+        table.add_column(col, no_wrap=True)
     for name, m in out.metrics.items():
         table.add_row(f"{name} ({m.get('dataset', '')})", str(m.get("split", "")), str(m["n"]),
                       f"{m['accuracy']:.3f}", f"{m['uar']:.3f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}",
@@ -190,12 +197,12 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
     from .. import api
 
     paths = api.write_leaderboard(results, merge)
-    if fmt == "md":
-        console.print(paths["md"].read_text(), markup=False, highlight=False)
-    elif fmt == "csv":
-        console.print(paths["csv"].read_text(), markup=False, highlight=False)
-    elif fmt == "json":
-        console.print(paths["json"].read_text(), markup=False, highlight=False)
+    if fmt in ("md", "csv", "json"):  # machine-readable: the file's bytes, unwrapped; the note goes to stderr
+        sys.stdout.write(paths[fmt].read_text())
+        sys.stdout.flush()
+        Console(stderr=True).print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}", markup=False,
+                                   highlight=False, soft_wrap=True)
+        return paths
     else:
         ranked = api.leaderboard(results, merge)
         if ranked.empty:
@@ -210,7 +217,7 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
                 console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R and "
                               "the paper's Table 2/3 layout too)")
             else:
-                console.print(table.title, markup=False, highlight=False)
+                console.print(str(table.title)[: console.width], markup=False, highlight=False)
                 for line in _compact_ranking(ranked, console.width):
                     console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"written: {paths['md']}  {paths['csv']}  {paths['json']}", markup=False, highlight=False)

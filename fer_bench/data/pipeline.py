@@ -131,6 +131,14 @@ class _PageShedder:
                 self.mm = None
 
 
+def _op_determinism() -> bool:
+    """Whether TensorFlow's op determinism is on in this process (no public getter in TF 2.21)."""
+    from tensorflow.python.framework import config as tf_config
+
+    probe = getattr(tf_config, "is_op_determinism_enabled", None)
+    return bool(probe()) if probe is not None else False
+
+
 class EpochCounter:
     """Which epoch the training stream is producing. The trainer sets ``epoch`` at each epoch start (so a
     resumed run starts at its real epoch); left unset, each pass over the dataset counts one epoch."""
@@ -222,7 +230,11 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
             x = tf.image.grayscale_to_rgb(x)
         return x, y
 
-    ds = ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    # With TensorFlow's op determinism on, tf.data runs every map of a pipeline that holds a stateful function
+    # (the epoch order above) one element at a time anyway, rewriting parallel maps into plain ones (and
+    # logging an E0000 line about an unknown attribute as it does); ask for plain maps then.
+    par = {} if _op_determinism() else {"num_parallel_calls": AUTOTUNE, "deterministic": True}
+    ds = ds.map(load, **par)
 
     def finish(x, y):
         onehot = tf.one_hot(y, num_classes)
@@ -230,7 +242,7 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
             return x, onehot
         return x, onehot, tf.gather(tf.constant(weight_table), y)
 
-    ds = ds.map(finish, num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(finish, **par)
     return ds.prefetch(AUTOTUNE)
 
 

@@ -13,7 +13,6 @@ Skipping weight loading is a parameter of :func:`fer_bench.models.registry.build
 
 from __future__ import annotations
 
-from ..hashing import file_sha256
 from .h5io import (
     check_topological_layout,
     h5_layer_name,
@@ -41,12 +40,9 @@ from .weights_cache import (
 from .weights_layout import import_file, verify_layout
 from .weights_table import KNOWN, WeightsEntry, entry_for, get_entry
 
-#: Old name of :func:`fer_bench.hashing.file_sha256` (sha256 only), kept for callers not yet moved.
-file_digest = file_sha256
-
 __all__ = [
     "DEFAULT_DIR", "ENV_VAR", "KNOWN", "WeightsEntry", "architecture_only", "check_topological_layout", "entry_for",
-    "fetch", "file_digest", "find", "fix_hint", "get_entry", "h5_layer_name", "import_file", "keras_hub_available",
+    "fetch", "find", "fix_hint", "get_entry", "h5_layer_name", "import_file", "keras_hub_available",
     "keras_hub_preset_dir", "keras_layer_name", "keras_models_dir", "load_h5_by_name", "loading_skipped",
     "read_legacy_h5", "require", "status", "verify_hash", "verify_layout", "walk_layers", "weights_dir",
     "write_legacy_h5",
