@@ -14,15 +14,22 @@ from pathlib import Path
 
 
 def fsync_path(path: Path) -> None:
-    """Flush a written file to disk (a folder too, where the file system allows it)."""
+    """Flush a written file to disk; a failure (EIO, a full disk surfacing late) raises OSError.
+
+    A folder is flushed too where the file system allows it (its failure is ignored: the rename is still atomic).
+    """
+    is_dir = os.path.isdir(path)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return
+        if is_dir:
+            return
+        raise
     try:
         os.fsync(fd)
-    except OSError:  # some file systems refuse to fsync a folder; the rename is still atomic
-        pass
+    except OSError:
+        if not is_dir:
+            raise
     finally:
         os.close(fd)
 

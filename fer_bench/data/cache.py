@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ..errors import FerBenchError, ImageReadError
+from ..fsutil import fsync_path
 from ..imageio import BAD_KINDS, bad_kind, display_name
 from ..labels import CANONICAL_WITH_CONTEMPT
 from .source import DataSource
@@ -155,7 +156,7 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
                       progress, rebuilt)
         meta["decode_seconds"] = round(time.perf_counter() - t0, 2)
         _write_bytes(tmp / "meta.json", json.dumps(meta, indent=1).encode())
-        _fsync_dir(tmp)
+        fsync_path(tmp)
     except OSError as exc:  # a full disk, a read-only or vanished cache folder: no entry is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise _write_error(root, exc, len(items) * size * size * channels) from None
@@ -164,7 +165,7 @@ def decode_split(source: DataSource, split: str, size: int, *, color: str = "aut
         raise
     try:
         os.replace(tmp, entry)  # atomic: readers see no entry or a complete one
-        _fsync_dir(root)
+        fsync_path(root)
     except OSError:  # another process finished first (its entry is verified like any other)
         shutil.rmtree(tmp, ignore_errors=True)
         if verify_entry(entry) is not None:
@@ -228,7 +229,7 @@ def _build(source: DataSource, split: str, df, items: list[str], tmp: Path, size
         compact.flush()
         del compact, full
         os.replace(tmp / "images.c.npy", tmp / "images.npy")
-    _fsync(tmp / "images.npy")
+    fsync_path(tmp / "images.npy")
     labels = np.array([label_index[lab] for lab in df["label"].to_numpy()[keep]], dtype=np.int16)
     _write_npy(tmp / "labels.npy", labels)
     _write_npy(tmp / "digests.npy", np.array([int(digests[i][:16], 16) for i in keep], dtype=np.uint64))
@@ -272,27 +273,6 @@ def _alloc(path: Path, shape: tuple[int, ...]) -> np.memmap:
         finally:
             os.close(fd)
     return arr
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems refuse to fsync a folder; the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import FerBenchError
+from ..fsutil import atomic_path
 from ..hashing import file_hashes
 from .weights_table import KNOWN, WeightsEntry, get_entry
 
@@ -164,24 +164,19 @@ def fetch(name: str, force: bool = False, progress: Callable[[int, int], None] |
         raise FerBenchError(f"no download URL known for {name}; use `fer-bench weights import {name} FILE`")
     dst = target(e)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=e.filename + ".", suffix=".part", dir=dst.parent)
-    os.close(fd)
     try:
-        with urllib.request.urlopen(e.url, timeout=60) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        verify_hash(e, tmp)
-        os.replace(tmp, dst)
+        with atomic_path(dst, ".part") as tmp:  # nothing lands under the expected name unless it verifies
+            with urllib.request.urlopen(e.url, timeout=60) as resp, open(tmp, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or 0)
+                done = 0
+                while chunk := resp.read(1 << 20):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            verify_hash(e, tmp)
     except OSError as exc:
         raise FerBenchError(f"download of {e.url} failed: {exc}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return dst
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FerBenchError
+from ..fsutil import atomic_path
 
 #: largest allowed |ensemble - float32 reference| on a softmax output before an export is refused
 MAX_ABS_DIFF = {"float32": 1e-5, "float16": 2e-2}
@@ -123,9 +124,8 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
         raise FerBenchError(f"the {dtype} ensemble differs from its float32 members by {diff:.2e} "
                             f"(limit {MAX_ABS_DIFF[dtype]:.0e}); not written")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.keras")
-    ensemble.save(tmp)
-    tmp.replace(out)
+    with atomic_path(out, ".keras") as tmp:  # Keras insists on the .keras suffix
+        ensemble.save(tmp)
     return {"output": str(out), "members": [{"file": str(p), "sha256": file_sha256(Path(p)),
                                              "architecture": m.name, "params": int(m.count_params())}
                                             for p, m in zip(members, loaded, strict=True)],

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FerBenchError
+from ..fsutil import atomic_path
 
 
 def export_model(src: Path, out: Path, *, flip_tta: bool = False, check_images: int = 8, seed: int = 0) -> dict:
@@ -45,9 +46,8 @@ def export_model(src: Path, out: Path, *, flip_tta: bool = False, check_images: 
         inputs = keras.Input(model.input_shape[1:], name="image")
         final = keras.Model(inputs, FlipAverage(fused, name="flip_tta")(inputs), name=f"{model.name}_flip_tta")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.keras")
-    final.save(tmp)
-    tmp.replace(out)
+    with atomic_path(out, ".keras") as tmp:  # Keras insists on the .keras suffix
+        final.save(tmp)
     return {"source": str(src), "output": str(out), "flip_tta": flip_tta, "params_source": int(model.count_params()),
             "params_exported": int(final.count_params()), "max_abs_diff_reparam": diff,
             "bytes": out.stat().st_size}
