@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.walk import Walk, dir_id, image_entries
 from ..errors import FerBenchError
 from ..imageio import display_name, is_image_file
 from ..labels import CANONICAL_WITH_CONTEMPT, canonical_label, is_label
@@ -59,64 +60,16 @@ class SourceScan:
         return [lab for lab in CANONICAL_WITH_CONTEMPT if lab in present]
 
 
-def _dir_id(path: str) -> tuple[int, int] | None:
+def _walk_images(folder: Path, walk: Walk) -> tuple[list[tuple[Path, bool]], int]:
+    """Image files below one class folder as (path, reached through a symlink), and the number of non-image
+    files (the walking rule: :mod:`fer_bench.data.walk`)."""
     try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _walk_images(
-    folder: Path, seen: dict, reserved: set, notes: list[str], *, via_link: bool = False, depth: int = 0
-) -> tuple[list[tuple[Path, bool]], int]:
-    """Image files below *folder* as (path, reached through a symlink), and the number of non-image files.
-
-    Symlinks are followed once: a folder already walked (a loop, a second link) or one of the class folders /
-    SRC itself (*reserved*) is not entered again. Entries that cannot be stat'ed (dangling links) are kept:
-    the build reports them as unreadable instead of dropping them silently.
-    """
-    ident = _dir_id(str(folder))
-    if ident is not None:
-        if ident in seen or (depth > 0 and ident in reserved):
-            notes.append(f"{display_name(str(folder))}: reached again through a symlink; not walked twice")
-            return [], 0
-        seen[ident] = folder
-    try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        entries, other = image_entries(folder, walk)
     except OSError as exc:
-        if depth == 0:
-            raise FerBenchError(
-                f"cannot list class folder {display_name(str(folder))}: {exc.strerror or exc}; check its permissions"
-            ) from None
-        notes.append(f"{display_name(str(folder))}: cannot list ({exc.strerror or exc}); its photos not counted")
-        return [], 0
-    images: list[tuple[Path, bool]] = []
-    skipped = 0
-    subdirs: list[tuple[Path, bool]] = []
-    for e in entries:
-        if e.name.startswith("."):
-            continue
-        try:
-            link = e.is_symlink()
-        except OSError:
-            link = False
-        try:
-            is_dir = e.is_dir()
-        except OSError:
-            is_dir = False
-        if is_dir:
-            subdirs.append((Path(e.path), via_link or link))
-        elif is_image_file(e.name):
-            images.append((Path(e.path), via_link or link))
-        else:
-            skipped += 1
-    for d, linked in subdirs:
-        im, sk = _walk_images(d, seen, reserved, notes, via_link=linked, depth=depth + 1)
-        images.extend(im)
-        skipped += sk
-    return images, skipped
+        raise FerBenchError(
+            f"cannot list class folder {display_name(str(folder))}: {exc.strerror or exc}; check its permissions"
+        ) from None
+    return [(Path(e.path), linked) for e, linked in entries], other
 
 
 def _real(p: Path) -> Path:
@@ -161,18 +114,17 @@ def scan_folder(src: Path) -> SourceScan:
     class_names: dict[str, list[str]] = {}
     skipped = 0
     notes: list[str] = []
-    seen: dict = {}
-    reserved = {i for i in (_dir_id(str(src)), *(_dir_id(str(d)) for d in subdirs)) if i is not None}
+    walk = Walk(reserved={i for i in (dir_id(src), *(dir_id(d) for d in subdirs)) if i is not None})
     found: list[tuple[Path, bool, str]] = []
     for d in subdirs:
         label = canonical_label(d.name, where=display_name(str(src)))
-        ident = _dir_id(str(d))
-        if ident is not None and ident in seen:
+        ident = dir_id(d)
+        if ident is not None and ident in walk.seen:
             raise FerBenchError(
-                f"class folders {display_name(str(seen[ident]))} and {display_name(str(d))} are the same folder "
-                f"(a symlink); its photos cannot have two labels: remove one of them"
+                f"class folders {display_name(str(walk.seen[ident]))} and {display_name(str(d))} are the same "
+                f"folder (a symlink); its photos cannot have two labels: remove one of them"
             )
-        images, sk = _walk_images(d, seen, reserved, notes)
+        images, sk = _walk_images(d, walk)
         skipped += sk
         if not images:
             raise FerBenchError(
@@ -181,6 +133,8 @@ def scan_folder(src: Path) -> SourceScan:
             )
         class_names.setdefault(label, []).append(display_name(d.name))
         found.extend((p, linked, label) for p, linked in images)
+    notes += [f"{display_name(str(f))}: reached again through a symlink; not walked twice" for f in walk.revisited]
+    notes += [f"{display_name(str(f))}: cannot list ({why}); its photos not counted" for f, why in walk.unlistable]
     # count each file once: group by the file's identity
     by_file: dict[tuple[int, int], list[int]] = {}
     for k, (p, _linked, _label) in enumerate(found):

@@ -30,6 +30,7 @@ from ...errors import FerBenchError
 from ...imageio import display_name, is_image_file, read_image
 from ...labels import CANONICAL_WITH_CONTEMPT, DATASET_ORDERS, canonical_label, is_label, label_names_for
 from ..source import DataSource, make_manifest
+from ..walk import Walk, dir_id, image_entries
 from ._common import fingerprint, is_hidden, show, split_of
 
 #: How deep class folders are searched for images.
@@ -57,19 +58,10 @@ def _visible_dirs(folder: Path) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
     return sorted(dirs, key=lambda e: e.name), sorted(files, key=lambda e: e.name)
 
 
-def _dir_id(path: str) -> tuple[int, int] | None:
-    """(device, inode) of a folder (symlinks followed), or None if it cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def _has_image(folder: Path, depth: int = 0, seen: set | None = None) -> bool:
     """True if *folder* holds an image file (recursive, stops at the first one; symlink loops visited once)."""
     seen = set() if seen is None else seen
-    ident = _dir_id(str(folder))
+    ident = dir_id(str(folder))
     if ident is None or ident in seen:
         return False
     seen.add(ident)
@@ -94,79 +86,38 @@ def _has_image(folder: Path, depth: int = 0, seen: set | None = None) -> bool:
 
 @dataclass
 class _Scan:
-    """What one dataset scan found. ``found``: (item, fingerprint, file identity or None, reached via a
-    symlink); ``seen_dirs``: folders already scanned (device, inode), so a symlink loop or a second link to the
-    same folder is scanned once; ``skipped_dirs``: folders not scanned again (shown in a note)."""
+    """What one dataset scan found: the root, notes for the user, and the folder walk's state (folders already
+    scanned, folders never entered through a link; see :mod:`fer_bench.data.walk`)."""
 
     root: Path
     notes: list[str]
-    seen_dirs: dict = field(default_factory=dict)  # (device, inode) -> the folder's path as shown
-    reserved: set = field(default_factory=set)  # the root, split and class folders: never entered via a link
-    skipped_dirs: list[str] = field(default_factory=list)
+    walk: Walk = field(default_factory=lambda: Walk(max_depth=MAX_DEPTH))
 
 
-def _scan_images(
-    folder: Path, scan: _Scan, depth: int = 0, via_link: bool = False
-) -> tuple[list[tuple[str, str, tuple[int, int] | None, bool]], int]:
-    """All image files under *folder*: ([(item, fingerprint, file identity, via symlink)], non-image files).
-
-    Every entry with an image suffix is listed, even one that cannot be stat'ed (a dangling symlink, a
-    symlink loop): reading it later reports it as unreadable instead of it silently disappearing.
-    """
-    found: list[tuple[str, str, tuple[int, int] | None, bool]] = []
-    other = 0
-    ident = _dir_id(str(folder))
-    if ident is not None:
-        if depth == 0 and ident in scan.seen_dirs:
-            raise FerBenchError(
-                f"class folders {scan.seen_dirs[ident]} and {show(folder)} are the same folder (a symlink); its "
-                f"images cannot have two labels or splits: remove one of them"
-            )
-        if ident in scan.seen_dirs or (depth > 0 and ident in scan.reserved):
-            scan.skipped_dirs.append(show(folder))
-            return found, other
-        scan.seen_dirs[ident] = show(folder)
-    subdirs: list[tuple[str, bool]] = []
+def _scan_images(folder: Path, scan: _Scan) -> tuple[list[tuple[str, str, tuple[int, int] | None, bool]], int]:
+    """All image files under one class folder: ([(item, fingerprint, file identity, via symlink)], non-image
+    files). Every entry with an image suffix is listed, even one that cannot be stat'ed (a dangling symlink, a
+    symlink loop): reading it later reports it as unreadable instead of it silently disappearing."""
+    ident = dir_id(folder)
+    if ident is not None and ident in scan.walk.seen:
+        raise FerBenchError(
+            f"class folders {show(scan.walk.seen[ident])} and {show(folder)} are the same folder (a symlink); its "
+            f"images cannot have two labels or splits: remove one of them"
+        )
     try:
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        entries, other = image_entries(folder, scan.walk)
     except OSError as exc:
-        if depth == 0:
-            raise FerBenchError(
-                f"cannot list class folder {show(folder)}: {exc.strerror or exc}; check its permissions"
-            ) from None
-        scan.notes.append(f"{show(folder)}: cannot list ({exc.strerror or exc}); images inside it not counted")
-        return found, other
-    for e in entries:
-        if e.name.startswith("."):
-            continue
-        try:
-            link = e.is_symlink()
-        except OSError:
-            link = False
-        try:
-            is_dir = e.is_dir()
-        except OSError:  # e.g. a symlink loop: is_dir() cannot tell
-            is_dir = False
-        if is_dir:
-            subdirs.append((e.path, via_link or link))
-            continue
-        if not is_image_file(e.name):
-            other += 1
-            continue
+        raise FerBenchError(
+            f"cannot list class folder {show(folder)}: {exc.strerror or exc}; check its permissions"
+        ) from None
+    found: list[tuple[str, str, tuple[int, int] | None, bool]] = []
+    for e, linked in entries:
         try:
             st = e.stat()
             fp, fid = fingerprint(st), (st.st_dev, st.st_ino)
         except OSError as exc:  # dangling symlink / loop: kept, reported when read
             fp, fid = f"error:{exc.errno}", None
-        found.append((Path(e.path).relative_to(scan.root).as_posix(), fp, fid, via_link or link))
-    if depth < MAX_DEPTH:
-        for d, linked in subdirs:
-            f, o = _scan_images(Path(d), scan, depth + 1, linked)
-            found.extend(f)
-            other += o
-    else:
-        scan.notes.append(f"{show(folder)}: sub-folders deeper than {MAX_DEPTH} levels not searched")
+        found.append((Path(e.path).relative_to(scan.root).as_posix(), fp, fid, linked))
     return found, other
 
 
@@ -366,13 +317,13 @@ def open_folder(path: str | Path, *, name: str | None = None, numeric_order: str
     # a symlink inside a class folder pointing at the root, a split or a class folder is not followed: its
     # images belong to (and are counted under) that folder, not under the class holding the link
     for folder in [root] + [Path(d.path) for d, _ in split_dirs]:
-        scan.reserved.add(_dir_id(str(folder)))
+        scan.walk.reserved.add(dir_id(str(folder)))
         try:
             sub, _ = _visible_dirs(folder)
         except FerBenchError:
             continue
-        scan.reserved.update(_dir_id(d.path) for d in sub if not is_hidden(d.name))
-    scan.reserved.discard(None)
+        scan.walk.reserved.update(dir_id(d.path) for d in sub if not is_hidden(d.name))
+    scan.walk.reserved.discard(None)
     rows: list[tuple[str, str, str, str]] = []
     unknown: list[str] = []
     found_labels: set[str] = set()
@@ -392,11 +343,15 @@ def open_folder(path: str | Path, *, name: str | None = None, numeric_order: str
         raise NotAFolderDataset(not_a_dataset_message(root, dirs))
     if unknown:
         raise FerBenchError(_unknown_message(unknown, found_labels))
-    if scan.skipped_dirs:
-        more = f" ... +{len(scan.skipped_dirs) - 5} more" if len(scan.skipped_dirs) > 5 else ""
+    walk = scan.walk
+    notes += [f"{show(f)}: cannot list ({why}); images inside it not counted" for f, why in walk.unlistable]
+    notes += [f"{show(f)}: sub-folders deeper than {MAX_DEPTH} levels not searched" for f in walk.too_deep]
+    if walk.revisited:
+        shown = [show(f) for f in walk.revisited]
+        more = f" ... +{len(shown) - 5} more" if len(shown) > 5 else ""
         notes.append(
-            f"{len(scan.skipped_dirs)} folder(s) reached again through a symlink (a loop or a second link) not "
-            f"scanned twice: {', '.join(scan.skipped_dirs[:5])}{more}"
+            f"{len(shown)} folder(s) reached again through a symlink (a loop or a second link) not "
+            f"scanned twice: {', '.join(shown[:5])}{more}"
         )
     rows = _dedup_links(rows, ids, notes)
     if not rows:
