@@ -2,8 +2,8 @@
 
 A network trained for a few epochs from scratch can predict one class for every image when scored normally
 (BatchNorm in inference mode, using its moving averages) while its batch statistics still carry signal: Keras'
-MobileNetV2 keeps moving averages with momentum 0.999, so after ~2,000 steps they still hold a large share of
-their initial values. This script scores a saved model on a dataset split both ways (``training=False``, as
+MobileNetV2 keeps moving averages with momentum 0.999, an average over the last ~1,000 steps of a network that
+early in training is still changing fast, so they need not match its current activations. This script scores a saved model on a dataset split both ways (``training=False``, as
 ``evaluate`` does, and ``training=True``, batch statistics, nothing updated) and prints accuracy, UAR and how many
 distinct classes each mode predicts, plus the feature-map size the backbone ends with at the model's input size.
 
