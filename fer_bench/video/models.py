@@ -205,7 +205,10 @@ def pad_batch(sequences: Sequence[np.ndarray], max_len: int | None = None) -> tu
     """Right-pad per-video feature matrices [T_i, F] to ``x`` [N, T, F] float32 (zeros) and ``mask`` [N, T] bool.
 
     ``T`` is ``max_len`` when given (longer videos keep their first ``max_len`` frames), else the longest video.
-    Right padding keeps the GRU on Keras's cuDNN path and makes the padded tail irrelevant to valid outputs.
+    Right padding keeps the GRU on Keras's cuDNN path and makes the padded tail irrelevant to valid outputs. An
+    empty video gives an all-False mask row: the CPU path returns the heads' zero pooling for it, but Keras's cuDNN
+    GRU (TensorFlow on a GPU) rejects fully masked rows and masks that are not right-padded, so drop empty videos
+    before batching for GPU runs.
     """
     if len(sequences) == 0:
         raise ValueError("pad_batch needs at least one sequence")
