@@ -96,7 +96,7 @@ def test_early_stopping_stops_exactly_after_patience():
 
 def test_same_seed_same_history():
     seqs, y = _toy(seed=3, fixed=True)  # equal lengths and equal batches: one traced shape, a fast test
-    kw = dict(n_classes=2, head="attention", max_epochs=3, patience=10, batch_size=6)
+    kw = dict(n_classes=2, head="attention", max_epochs=2, patience=10, batch_size=6)
     a = fit_sequence_model(seqs, y, seqs, y, seed=7, **kw)
     b = fit_sequence_model(seqs, y, seqs, y, seed=7, **kw)
     assert a["history"] == b["history"]
@@ -134,7 +134,7 @@ def make_synthetic_folder(root: Path, *, participants=4, classes=("a", "b", "c")
 def test_run_au_experiment_synthetic(tmp_path):
     labels = make_synthetic_folder(tmp_path)
     (tmp_path / "broken.csv").write_text("not,an,openface\n1,2,3\n", encoding="utf-8")
-    r = run_au_experiment(tmp_path, labels, label_set=["a", "b", "c"], n_splits=2, max_epochs=12, patience=5)
+    r = run_au_experiment(tmp_path, labels, label_set=["a", "b", "c"], n_splits=2, max_epochs=10, patience=5)
     assert r["counts"]["videos_read"] == 24 and r["counts"]["videos_skipped"] == 1
     assert len(r["folds"]) == 2
     tested = []

@@ -4,8 +4,8 @@ head + MLP, Adam with learning rate 0.001, the SVM baseline on time-averaged AUs
 
 * :class:`Standardizer`: per-feature mean/std over the valid frames of the training videos only.
 * :func:`fit_sequence_model`: a seeded minibatch loop over ``train_on_batch`` (each minibatch padded on its own
-  with :func:`~fer_bench.video.models.pad_batch`, order reshuffled every epoch by a seeded numpy generator) with
-  early stopping on the validation UAR (patience in epochs, best weights restored).
+  with :func:`~fer_bench.video.models.pad_batch` to a multiple of 32 frames, order reshuffled every epoch by a
+  seeded numpy generator) with early stopping on the validation UAR (patience in epochs, best weights restored).
 * :func:`predict_sequences`: class probabilities for unpadded sequences.
 * :func:`run_au_experiment`: participant-independent folds (``GroupKFold``, default leave-one-participant-out),
   SVM baseline and each head, per-fold and pooled test UAR/accuracy.
@@ -32,6 +32,10 @@ from .models import HEADS, build_sequence_model, pad_batch
 from .openface import read_folder
 from .split import group_kfold_splits
 from .svm import fit_evaluate_svm, sequence_means, uar
+
+#: Batches are padded to a multiple of this many frames, so TensorFlow retraces for fewer distinct shapes
+#: (padding never changes the outputs: every layer of the model is masked).
+PAD_MULTIPLE = 32
 
 #: Standard deviations below this are treated as constant features (divided by 1, not by ~0).
 STD_FLOOR = 1e-6
@@ -91,13 +95,18 @@ class Standardizer:
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64))
 
 
+def _pad(sequences: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    longest = max(max(len(s) for s in sequences), 1)
+    return pad_batch(sequences, max_len=-(-longest // PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
 def predict_sequences(model: keras.Model, sequences: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Class probabilities [N, n_classes] for unpadded sequences, each batch padded on its own."""
     if len(sequences) == 0:
         raise ValueError("predict_sequences needs at least one sequence")
     out = []
     for start in range(0, len(sequences), batch_size):
-        x, mask = pad_batch(sequences[start:start + batch_size])
+        x, mask = _pad(sequences[start:start + batch_size])
         out.append(np.asarray(model.predict_on_batch([x, mask])))
     return np.concatenate(out, axis=0)
 
@@ -157,7 +166,7 @@ def fit_sequence_model(
         total, seen = 0.0, 0
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            x, mask = pad_batch([train_seqs[i] for i in idx])
+            x, mask = _pad([train_seqs[i] for i in idx])
             total += _loss_value(model.train_on_batch([x, mask], y[idx])) * len(idx)
             seen += len(idx)
         pred = predict_sequences(model, val_seqs, batch_size).argmax(axis=1)
