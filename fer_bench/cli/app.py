@@ -63,6 +63,9 @@ COMMAND_MODULES = (
     "fer_bench.cli.evaluate_cmd",
     "fer_bench.cli.export_cmd",
     "fer_bench.cli.ensemble_cmd",
+    "fer_bench.cli.video_cmd",
+    "fer_bench.cli.report_cmd",
+    "fer_bench.cli.predict_cmd",
 )
 
 for _mod in COMMAND_MODULES:
