@@ -34,11 +34,15 @@ def test_seeds_average_but_cycles_and_epoch_caps_do_not(tmp_path):
     assert len(agg) == 3
     pair = agg[(agg["epochs"] == "32")].iloc[0]
     assert pair["seeds"] == 2 and abs(pair["accuracy"] - 0.65) < 1e-9
-    (table,) = tables.values()
+    (title,) = tables  # one test set (in-domain), one balancing
+    assert title == "in-domain test · no class weights"
+    table = tables[title]
     labels = set(table["model"])
     assert "fer_vgg 48 scratch [strong recipe], 30 ep, from cycle1.keras" in labels
     assert "fer_vgg 48 scratch [strong recipe], 64 ep" in labels
-    assert "0.65±0.01" in set(table["none ID Acc"])
+    assert "0.650±0.014" in set(table["Acc"])
+    # only columns that have values: no paper columns (the paper has no fer_vgg), no kind column (all ours)
+    assert list(table.columns) == ["model", "train", "Acc", "UAR", "P", "R", "F1", "seeds"]
 
 
 def test_merge_keeps_earlier_rows_and_prefers_run_folders(tmp_path):
@@ -90,7 +94,38 @@ def test_ranking_orders_by_accuracy_and_puts_paper_figure_beside_ours(tmp_path):
     assert top["paper BTFER Acc"] == f"{paper['cross_domain']['accuracy']:.2f}"
     assert second["ID Acc"] == "0.650±0.014" and second["seeds"] == 2 and second["paper ID Acc"] == ""
     md = (write_leaderboard(tmp_path)["md"]).read_text()
-    assert md.index("## Ranking") < md.index("## Paper layout")
+    assert md.index("## Ranking") < md.index("## Paper reproduction") < md.index("## Per test set")
+    assert "### in-domain test · balancing conservative" in md and "### in-domain test · no class weights" in md
+    assert max(len(line.split("|")) for line in md.splitlines()) <= 16  # no 36-column table
+
+
+def test_reproduction_view_lists_only_paper_cells(tmp_path):
+    from fer_bench.models.cards import paper_numbers
+    from fer_bench.results.leaderboard import readable_tables, reproduction_table
+
+    _run(tmp_path, "a", 0.64, seed=0)  # fer_vgg: not in the paper
+    for key, seed, acc in (("p0", 0, 0.60), ("p1", 1, 0.62)):
+        d = tmp_path / "runs" / key
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({
+            "model": "vgg16", "res": 48, "weights": "imagenet", "train": "/data/RAF-DB", "balance": "simple",
+            "seed": seed, "epochs": 50, "config_hash": key}))
+        m = {"accuracy": acc, "uar": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "role": "in_domain"}
+        x = {**m, "accuracy": 0.40, "role": "cross_domain"}
+        (d / "metrics.json").write_text(json.dumps({"in_domain": m, "/data/BTFER": x, "synth:wild": x}))
+    agg, _ = build_leaderboard(tmp_path)
+    repro = reproduction_table(agg)
+    paper = paper_numbers("vgg16", 48, "rafdb", "simple", init="imagenet")
+    assert list(repro["test"]) == ["BTFER (/data/BTFER)", "in-domain"]  # synth:wild is not the paper's set
+    row = repro[repro["test"] == "in-domain"].iloc[0]
+    assert row["ours Acc"] == "0.610±0.014" and row["seeds"] == 2
+    assert row["paper Acc"] == f"{paper['in_domain']['accuracy']:.2f}"
+    assert row["Δ Acc"] == f"{0.61 - paper['in_domain']['accuracy']:+.3f}"
+    xd = repro[repro["test"] != "in-domain"].iloc[0]
+    assert xd["Δ Acc"] == f"{0.40 - paper['cross_domain']['accuracy']:+.3f}"
+    tables = readable_tables(agg)
+    assert "paper Acc" not in tables["cross-domain set synth:wild · balancing simple"].columns
+    assert "Δ Acc" in tables["cross-domain set /data/BTFER · balancing simple"].columns
 
 
 def test_terminal_view_is_the_ranking_with_labels_intact(tmp_path):

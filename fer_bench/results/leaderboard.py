@@ -1,11 +1,11 @@
-"""Aggregate run folders into the BTFER paper's Table 2/3 layout, mean +- sd over seeds.
+"""Aggregate run folders into a ranking and readable tables, mean +- sd over seeds, with the BTFER paper beside.
 
 Rows: model x input size x initialisation x training set (x protocol, recipe when not the defaults) x epoch
 cap x warm-start file: only runs that differ in their seed alone are averaged into one "mean +- sd" cell, so a
 second training cycle (``--init-from``) or a longer schedule is a row of its own, never a "seed".
-Columns, per balancing: in-domain P / R / F1 / Acc / UAR, then cross-domain P / R / F1 / Acc / UAR. When runs
-were tested on several cross-domain sets, the Markdown file has one table per cross-domain set. Where the
-paper reports a number for the same model, resolution, training set and balancing, a "(paper)" row follows.
+The Markdown file has the ranking, a "paper reproduction" view (only the cells the paper's Tables 2-3 report:
+ours, paper, difference) and one table per test set and balancing with only the columns that have values
+(Acc / UAR / P / R / F1, and the paper's accuracy and our difference where it reports the same cell).
 External models scored by `fer-bench evaluate --results` appear as rows marked "external". Rows of earlier
 leaderboards (their CSV, e.g. from another machine whose run folders are gone) can be merged in; a group
 present in the run folders replaces the same group from a merged CSV.
@@ -128,38 +128,113 @@ def _row_label(r) -> str:
     return label
 
 
-def wide_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Paper layout, one table per cross-domain target (or one in-domain-only table)."""
+def _is_btfer(target: str) -> bool:
+    """Whether a cross-domain test set is (a copy of) the paper's BTFER set, the only one its numbers are for."""
+    return "btfer" in str(target).lower()
+
+
+def paper_cell(r) -> dict | None:
+    """The paper's numbers for an aggregated row's exact (model, res, init, training set, balancing) cell, or
+    None. Returns ``{"in_domain": {...}, "cross_domain": {...}}`` (cross-domain = the paper's BTFER set)."""
+    from ..models.cards import paper_numbers
+
+    if bool(r.get("external")) or r.get("balance") not in WEIGHTED_BALANCES:
+        return None
+    ds = paper_dataset_key(str(r.get("train", "")))
+    if ds is None:
+        return None
+    try:
+        return paper_numbers(str(r["model"]), int(r["res"]), ds, str(r["balance"]), init=str(r["weights"]))
+    except (ValueError, TypeError):
+        return None
+
+
+def _paper_acc_for(r) -> float | None:
+    """The paper's accuracy for the same cell and the same kind of test set (in-domain, or BTFER), else None."""
+    num = paper_cell(r)
+    if not num:
+        return None
+    if r["role"] == "in_domain":
+        return (num.get("in_domain") or {}).get("accuracy")
+    return (num.get("cross_domain") or {}).get("accuracy") if _is_btfer(r["target"]) else None
+
+
+def readable_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One table per (test set, balancing), best accuracy first, holding only the columns that have values.
+
+    Keys are titles such as ``"in-domain test · balancing simple"``; columns: model (row label), train, kind,
+    Acc, UAR, P, R, F1 (mean±sd over seeds), seeds, and, where the paper reports the same cell, ``paper Acc``
+    and ``Δ Acc`` (ours minus paper; cross-domain only when the set is BTFER)."""
     if agg.empty:
         return {}
-    cross_targets = sorted(agg.loc[agg["role"] == "cross_domain", "target"].unique().tolist())
-    tables = {}
-    for cross in cross_targets or [None]:
-        records = {}
-        for _, r in agg.iterrows():
-            if r["role"] == "cross_domain" and r["target"] != cross:
+    tables: dict[str, pd.DataFrame] = {}
+    targets = ["in_domain"] + sorted(agg.loc[agg["role"] == "cross_domain", "target"].astype(str).unique())
+    balances = [b for b in BALANCE_ORDER if b in set(agg["balance"])] + sorted(
+        set(agg["balance"]) - set(BALANCE_ORDER))
+    for target in targets:
+        part = agg[agg["role"] == "in_domain"] if target == "in_domain" else agg[agg["target"] == target]
+        for bal in balances:
+            sub = part[part["balance"] == bal].sort_values("accuracy", ascending=False, kind="mergesort")
+            if sub.empty:
                 continue
-            key = (_row_label(r), r["train"], bool(r["external"]))
-            rec = records.setdefault(key, {"model": key[0], "train": train_label(r["train"]),
-                                           "kind": "external" if r["external"] else "ours"})
-            block = "ID" if r["role"] == "in_domain" else "XD"
-            bal = r["balance"]
-            for m in METRICS:
-                rec[f"{bal} {block} {SHORT[m]}"] = _fmt(r[m], r[f"{m}_sd"], r["seeds"])
-            rec[f"{bal} seeds"] = int(r["seeds"])
-        rows = list(records.values())
-        rows.extend(_paper_rows(agg))
-        df = pd.DataFrame(rows)
-        cols = ["model", "train", "kind"]
-        for bal in BALANCE_ORDER:
-            for block in ("ID", "XD"):
-                cols += [f"{bal} {block} {SHORT[m]}" for m in METRICS if f"{bal} {block} {SHORT[m]}" in df]
-            if f"{bal} seeds" in df:
-                cols.append(f"{bal} seeds")
-        df = df[[c for c in cols if c in df.columns]].fillna("")
-        df = df.sort_values(["train", "model", "kind"], kind="mergesort").reset_index(drop=True)
-        tables[cross or "in-domain only"] = df
+            rows = []
+            for _, r in sub.iterrows():
+                row = {"model": _row_label(r), "train": train_label(r["train"]),
+                       "kind": "external" if r["external"] else "ours"}
+                for m in ("accuracy", "uar", "precision", "recall", "f1"):
+                    row[SHORT[m]] = _fmt(r[m], r[f"{m}_sd"], r["seeds"], nd=3)
+                row["seeds"] = int(r["seeds"])
+                paper = _paper_acc_for(r)
+                row["paper Acc"] = f"{paper:.2f}" if paper is not None else ""
+                row["Δ Acc"] = f"{r['accuracy'] - paper:+.3f}" if paper is not None else ""
+                rows.append(row)
+            df = pd.DataFrame(rows).fillna("")
+            keep = [c for c in df.columns if c in ("model", "train") or (df[c].astype(str) != "").any()]
+            if set(df["kind"]) == {"ours"}:
+                keep.remove("kind")
+            name = "in-domain test" if target == "in_domain" else f"cross-domain set {target}"
+            bal_text = "no class weights" if bal == "none" else "n/a (external or scored model)" if bal == "-" \
+                else f"balancing {bal}"
+            tables[f"{name} · {bal_text}"] = df[keep].reset_index(drop=True)
     return tables
+
+
+def reproduction_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """The "paper reproduction" view: only rows whose (model, res, init, training set, balancing) cell is in the
+    paper's Tables 2-3, one row per test kind (in-domain; cross-domain only for a BTFER set), with ours
+    (mean±sd over seeds), the paper's figure and the difference (ours minus paper) for accuracy and macro F1."""
+    cols = ["model", "res", "init", "train", "balance", "test", "seeds", "ours Acc", "paper Acc", "Δ Acc",
+            "ours F1", "paper F1", "Δ F1"]
+    if agg.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for _, r in agg.iterrows():
+        num = paper_cell(r)
+        if not num:
+            continue
+        if r["role"] == "in_domain":
+            part, test = num.get("in_domain") or {}, "in-domain"
+        elif _is_btfer(r["target"]):
+            part, test = num.get("cross_domain") or {}, f"BTFER ({r['target']})"
+        else:
+            continue
+        row = {"model": r["model"], "res": int(r["res"]), "init": r["weights"], "train": train_label(r["train"]),
+               "balance": r["balance"], "test": test, "seeds": int(r["seeds"]),
+               "_label": _row_label(r), "_acc": r["accuracy"]}
+        for m, short in (("accuracy", "Acc"), ("f1", "F1")):
+            p = part.get(m)
+            row[f"ours {short}"] = _fmt(r[m], r[f"{m}_sd"], r["seeds"], nd=3)
+            row[f"paper {short}"] = f"{p:.2f}" if p is not None else ""
+            row[f"Δ {short}"] = f"{r[m] - p:+.3f}" if p is not None and pd.notna(r[m]) else ""
+        rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    # a row label with a recipe / epoch cap / warm start tells runs of one cell apart
+    df["model"] = [lab if lab != f"{m} {res} {init}" else m
+                   for lab, m, res, init in zip(df["_label"], df["model"], df["res"], df["init"], strict=True)]
+    df = df.sort_values(["train", "res", "model", "balance", "test"], kind="mergesort")
+    return df[cols].reset_index(drop=True)
 
 
 def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
@@ -218,68 +293,47 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _paper_rows(agg: pd.DataFrame) -> list[dict]:
-    """The paper's reported numbers for the (model, res, training set, balancing) combinations we ran."""
-    try:
-        from ..models.cards import paper_numbers
-    except ImportError:
-        return []
-    rows = {}
-    for _, r in agg[~agg["external"]].iterrows():
-        ds = paper_dataset_key(str(r["train"]))
-        if ds is None or r["balance"] not in WEIGHTED_BALANCES:
-            continue
-        paper_init = r["weights"]
-        num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"], init=r["weights"])
-        if not num:  # the paper has this model only with another init: show that, labelled with its init
-            num = paper_numbers(r["model"], int(r["res"]), ds, r["balance"])
-            paper_init = _paper_default_init(r["model"]) or "?"
-        if not num:
-            continue
-        key = (r["model"], r["res"], paper_init, r["train"])
-        rec = rows.setdefault(key, {"model": f"{r['model']} {r['res']} {paper_init} (paper)",
-                                    "train": train_label(r["train"]), "kind": "paper"})
-        for block, part in (("ID", "in_domain"), ("XD", "cross_domain")):
-            for m in ("precision", "recall", "f1", "accuracy"):
-                v = (num.get(part) or {}).get(m)
-                if v is not None:
-                    rec[f"{r['balance']} {block} {SHORT[m]}"] = f"{v:.2f}"
-    return list(rows.values())
-
-
-def _paper_default_init(model: str) -> str | None:
-    from ..models.cards import load_cards
-
-    card = load_cards().get(model) or {}
-    return card.get("paper_default_init")
-
-
 def build_leaderboard(results: Path, merge=()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """(aggregated long table, wide tables per cross-domain target); *merge*: earlier leaderboard CSVs."""
+    """(aggregated long table, readable tables per test set and balancing); *merge*: earlier leaderboard CSVs."""
     agg = merge_earlier(aggregate(long_table(results)), merge)
-    return agg, wide_tables(agg)
+    return agg, readable_tables(agg)
 
 
 def write_leaderboard(results: Path, merge=()) -> dict[str, Path]:
-    """Write leaderboard.md (ranking, then the paper layout), leaderboard.csv (tidy, one row per group x balance
-    x target) and leaderboard.json into *results*; return their paths."""
+    """Write leaderboard.md (ranking, paper reproduction view, one table per test set and balancing),
+    leaderboard.csv (tidy, one row per group x balance x target) and leaderboard.json into *results*, each
+    atomically; return their paths."""
+    from ..fsutil import atomic_write
+
     results = Path(results)
     agg, tables = build_leaderboard(results, merge)
     results.mkdir(parents=True, exist_ok=True)
     paths = {"md": results / "leaderboard.md", "csv": results / "leaderboard.csv",
              "json": results / "leaderboard.json"}
-    paths["md"].write_text(to_markdown(tables, ranked_table(agg)))
-    agg.to_csv(paths["csv"], index=False, float_format="%.4f")
-    paths["json"].write_text(json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")
+    atomic_write(paths["md"], to_markdown(tables, ranked_table(agg), reproduction_table(agg)))
+    atomic_write(paths["csv"], agg.to_csv(index=False, float_format="%.4f"))
+    atomic_write(paths["json"], json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")
     return paths
 
 
-def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = None) -> str:
+def reproduction_markdown(repro: pd.DataFrame) -> list[str]:
+    """The paper reproduction view as Markdown lines (a sentence when no run matches a paper cell)."""
+    lines = ["## Paper reproduction", ""]
+    if repro is None or repro.empty:
+        return lines + ["_No run matches a cell of the paper's Tables 2-3 (same model, input size, "
+                        "initialisation, training set among RAF-DB / FER2013 / AffectNet, and simple or "
+                        "conservative class weights)._", ""]
+    return lines + ["Only the runs whose (model, size, initialisation, training set, balancing) cell the BTFER "
+                    "paper reports; Δ = ours minus paper. The paper selected checkpoints on its test split, "
+                    "fer-bench on a carve of the training data.", "", repro.to_markdown(index=False, disable_numparse=True), ""]
+
+
+def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = None,
+                repro: pd.DataFrame | None = None) -> str:
     lines = ["# fer-bench leaderboard", "",
-             "ID = in-domain test split, XD = cross-domain test set; P/R/F1 are macro averages, "
-             "UAR = unweighted average recall; mean±sd over seeds when more than one seed ran. "
-             "Rows marked (paper) are the figures reported in the BTFER paper (model selection on their test "
-             "split), not our measurements.", ""]
+             "Acc = accuracy, UAR = unweighted average recall, P/R/F1 = macro averages; mean±sd over seeds "
+             "when more than one seed ran. `paper Acc` is the BTFER paper's figure for the same cell (model "
+             "selection on their test split, not our measurement), `Δ Acc` = ours minus paper.", ""]
     if not tables:
         lines.append("_No finished runs yet._")
     if ranked is not None and not ranked.empty:
@@ -287,7 +341,10 @@ def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = N
                   "Best in-domain accuracy first; `paper ID Acc` / `paper BTFER Acc` are the paper's in-domain "
                   "and cross-domain (BTFER) accuracies for the same model, size, initialisation, training set "
                   "and balancing (empty where it reports none).", "",
-                  ranked.to_markdown(index=False), "", "## Paper layout (Table 2/3)", ""]
-    for cross, df in tables.items():
-        lines += [f"### Cross-domain set: {cross}", "", df.to_markdown(index=False), ""]
+                  ranked.to_markdown(index=False, disable_numparse=True), ""]
+    if tables:
+        lines += reproduction_markdown(repro)
+        lines += ["## Per test set and balancing", ""]
+    for title, df in tables.items():
+        lines += [f"### {title}", "", df.to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
