@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,39 +69,45 @@ def run(config: RunConfig, results: str | Path = "results", *, force: bool = Fal
 def run_sweep(configs: Iterable[RunConfig], results: str | Path = "results", *, force: bool = False,
               on_start: Callable[[RunConfig], None] | None = None, on_epoch: OnEpoch | None = None,
               on_stage: OnStage | None = None,
-              on_run: Callable[[RunConfig, RunOutcome | None, str | None, float], None] | None = None
+              on_run: Callable[[RunConfig, RunOutcome | None, str | None, float], None] | None = None,
+              backend: str | object = "local", backend_options: dict | None = None,
+              on_failed: Callable | None = None, on_progress: Callable[[dict], None] | None = None
               ) -> list[RunOutcome]:
-    """Run configs in order (each as :func:`run`). A config another process is training right now is skipped:
+    """Run configs (each as :func:`run`). A config another process is training right now is skipped:
     ``on_run(cfg, None, reason, seconds)``; otherwise ``on_run(cfg, outcome, None, seconds)``. ``on_start(cfg)``
     comes before each run; on_epoch/on_stage are passed to the run in progress. Returns the outcomes of the
-    configs that ran or had finished before."""
-    from .results.store import RunLockedError
+    configs that ran or had finished before.
 
-    outcomes = []
-    for cfg in configs:
-        if on_start:
-            on_start(cfg)
-        t0 = time.perf_counter()
-        try:
-            out = run(cfg, results, force=force, on_epoch=on_epoch, on_stage=on_stage)
-        except RunLockedError as exc:
-            if on_run:
-                on_run(cfg, None, str(exc), time.perf_counter() - t0)
-            continue
-        if on_run:
-            on_run(cfg, out, None, time.perf_counter() - t0)
-        outcomes.append(out)
-    return outcomes
+    backend: ``"local"`` (default: one after another in this process) or ``"ray"`` (each run a Ray task; options
+    in ``backend_options``: address, cpus_per_run, gpus_per_run, retries, num_cpus; see
+    :mod:`fer_bench.protocol.backends`), or a backend object. With Ray, on_start/on_epoch are not called (runs
+    happen in workers), ``on_progress(counts)`` reports done/running/failed/queued, and a run that failed its
+    last retry goes to ``on_failed(RunFailure)``; without on_failed, the failures are raised as one
+    FerBenchError after every other run has finished.
+    """
+    from .protocol.backends import make_backend
+
+    b = make_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
+    report = b.run(list(configs), Path(results), force=force, on_start=on_start, on_epoch=on_epoch,
+                   on_stage=on_stage, on_run=on_run, on_failed=on_failed, on_progress=on_progress)
+    if report.failures and on_failed is None:
+        f = report.failures
+        raise FerBenchError(f"{len(f)} run{'s' if len(f) != 1 else ''} failed after retries: "
+                            + "; ".join(f"{x.config.config_hash()} ({x.config.short_name()}): {x.error}" for x in f))
+    return report.outcomes
 
 
 def sweep(axes: dict | None = None, base: dict | None = None, *, config: str | Path | None = None,
           results: str | Path = "results", force: bool = False, on_run=None, on_start=None, on_epoch=None,
-          on_stage=None) -> list[RunOutcome]:
+          on_stage=None, backend: str | object = "local", backend_options: dict | None = None, on_failed=None,
+          on_progress=None) -> list[RunOutcome]:
     """Expand a sweep (see :func:`expand_sweep`: axes models/res/weights/balance/train/seeds as lists or comma
-    strings, base RunConfig options, an optional TOML file) and run every config (see :func:`run_sweep`)."""
+    strings, base RunConfig options, an optional TOML file) and run every config (see :func:`run_sweep`, also
+    for ``backend``: ``"local"`` or ``"ray"``)."""
     configs, _notes = expand_sweep(axes, base, config=Path(config) if config else None)
     return run_sweep(configs, results, force=force, on_run=on_run, on_start=on_start, on_epoch=on_epoch,
-                     on_stage=on_stage)
+                     on_stage=on_stage, backend=backend, backend_options=backend_options, on_failed=on_failed,
+                     on_progress=on_progress)
 
 
 def evaluate(model_path: str | Path, data: str, *, split: str | None = None, preset: str | None = None,

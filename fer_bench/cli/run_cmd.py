@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..errors import FerBenchError
-from ..protocol.config import BALANCES, RunConfig
+from ..protocol.config import BALANCES, PRECISIONS, RunConfig, scale_for_devices
 
 console = Console()
 
@@ -32,6 +32,53 @@ console = Console()
 QUICKSTART = dict(models=["sequential_simple", "fer_vgg", "lenet5"], balance=["simple", "conservative"],
                   res=48, epochs=15, batch_size=32, recipe="strong", train="synth:lab?n=120&test=40",
                   tests=("synth:wild?n=10&test=40",))
+
+
+_DEVICES_HELP = ("train each run with tf.distribute.MirroredStrategy on N GPUs (all: every visible one; CPU-only "
+                 "machines: the logical CPUs); --batch-size stays the global batch, split across them")
+_PRECISION_HELP = f"{' | '.join(PRECISIONS)} (mixed: mixed_float16, GPUs only; part of the config hash)"
+_SCALE_HELP = "linear scaling rule for --devices N: batch size x N and learning rate x N (a new config hash)"
+
+
+def run_configs_ray(configs: list[RunConfig], results: Path, *, force: bool = False, address: str | None = None,
+                    cpus_per_run: float = 1, gpus_per_run: float = 0, retries: int = 2) -> list:
+    """Run configs as Ray tasks with a live display (done / running / failed / queued, ETA); returns the failures
+    (each already printed as one line)."""
+    from .. import api
+
+    failures: list = []
+    with _progress() as progress:
+        overall = progress.add_task("runs", total=len(configs))
+
+        def on_progress(c):
+            progress.update(overall, completed=c["done"] + c["failed"],
+                            description=f"runs: {c['done']} done, {c['running']} running, {c['failed']} failed, "
+                                        f"{c['queued']} queued" + (f", {c['retries']} retried" if c["retries"]
+                                                                   else ""))
+
+        def on_stage(text):
+            console.print(f"  {text}", markup=False, highlight=False, soft_wrap=True)
+
+        def on_run(cfg, out, locked, seconds):
+            if locked is not None:
+                line = f"{cfg.short_name()} skipped: {locked}"
+            else:
+                status = "skipped (finished before; --force to redo)" if out.skipped else \
+                    f"done in {seconds:.0f}s" + (f", resumed after {out.resumed_from}" if out.resumed_from else "")
+                acc = out.metrics.get("in_domain", {}).get("accuracy")
+                line = f"{cfg.short_name()} {status}" + (f", in-domain acc {acc:.3f}" if acc is not None else "")
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+        def on_failed(f):
+            failures.append(f)
+            console.print(f"[red]{escape(f.config.short_name())} failed after {f.attempts} attempt"
+                          f"{'s' if f.attempts != 1 else ''}[/]: {escape(f.error)}", soft_wrap=True)
+
+        api.run_sweep(configs, results, force=force, backend="ray",
+                      backend_options=dict(address=address, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                                           retries=retries),
+                      on_stage=on_stage, on_run=on_run, on_failed=on_failed, on_progress=on_progress)
+    return failures
 
 
 def _progress() -> Progress:
@@ -252,6 +299,9 @@ def register(app: typer.Typer) -> None:
                                            help="TensorFlow op determinism (see the README for its cost)"),
         init_from: Path = typer.Option(None, "--init-from",
                                        help="continue training from this .keras file (same architecture)"),
+        devices: str = typer.Option(None, "--devices", metavar="N|all", help=_DEVICES_HELP),
+        precision: str = typer.Option("float32", "--precision", help=_PRECISION_HELP),
+        scale_batch: bool = typer.Option(False, "--scale-batch", help=_SCALE_HELP),
         results: Path = typer.Option(Path("results"), "--results", help="results folder"),
         force: bool = typer.Option(False, "--force", help="re-run even if this config has finished"),
     ):
@@ -262,11 +312,14 @@ def register(app: typer.Typer) -> None:
                         seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
-                        deterministic=deterministic, init_from=str(init_from) if init_from else None)
+                        deterministic=deterministic, init_from=str(init_from) if init_from else None,
+                        precision=precision, devices=devices)
         if not train:  # no silent 100-epoch default run: say what to pass
             raise FerBenchError("no training data; pass --train DATASET (a dataset folder, a name from "
                                 "datasets.toml, or synth:lab for a synthetic try-out), or run `fer-bench quickstart`")
         cfg = cfg.resolved()
+        if scale_batch:
+            cfg = scale_for_devices(cfg, cfg.devices)
         console.print(f"fer-bench run: {_plan(cfg)} -> {results / 'runs'}", markup=False, highlight=False,
                       soft_wrap=True)
         (out,) = run_configs([cfg], results, force=force)
@@ -293,16 +346,36 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and which are finished"),
         deterministic: bool = typer.Option(True, "--deterministic/--no-deterministic",
                                            help="TensorFlow op determinism (see the README for its cost)"),
+        backend: str = typer.Option("local", "--backend",
+                                    help="local (one run after another here) | ray (each run a Ray task; "
+                                         'pip install -e ".[ray]"); --results must be on a filesystem every '
+                                         "Ray worker sees"),
+        ray_address: str = typer.Option(None, "--ray-address", metavar="ADDR",
+                                        help="Ray cluster address (ray://HEAD:10001, HEAD:6379 or auto); "
+                                             "default: start a local Ray instance"),
+        cpus_per_run: float = typer.Option(1.0, "--cpus-per-run", help="Ray: CPUs each run requests"),
+        gpus_per_run: float = typer.Option(0.0, "--gpus-per-run", help="Ray: GPUs each run requests"),
+        retries: int = typer.Option(2, "--retries", help="Ray: attempts after a failed one, per run"),
+        devices: str = typer.Option(None, "--devices", metavar="N|all", help=_DEVICES_HELP),
+        precision: str = typer.Option("float32", "--precision", help=_PRECISION_HELP),
+        scale_batch: bool = typer.Option(False, "--scale-batch", help=_SCALE_HELP),
     ):
-        """Run every combination that has not finished yet (comma lists or a TOML file)."""
+        """Run every combination that has not finished yet (comma lists or a TOML file), here or on Ray."""
         from .. import api
+        from ..protocol.backends import BACKENDS, import_ray
         from ..results.store import is_finished
 
+        if backend not in BACKENDS:
+            raise FerBenchError(f"unknown --backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend == "ray":
+            import_ray()  # the missing-extra line before any work
         axes = dict(models=models, res=res, weights=weights, balance=balance, train=train, seeds=seeds)
         base = dict(epochs=epochs, frozen_epochs=frozen_epochs, protocol=protocol, recipe=recipe,
                     max_train_images=max_train_images, tests=tuple(test) if test else None,
-                    deterministic=deterministic)
+                    deterministic=deterministic, precision=precision, devices=devices)
         configs, notes = api.expand_sweep(axes, base, config=config)
+        if scale_batch:
+            configs = [scale_for_devices(c, c.devices) for c in configs]
         for n in notes:
             console.print(f"[yellow]{n}[/]")
         todo = [c for c in configs if force or not is_finished(results, c.config_hash())]
@@ -313,8 +386,20 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  {c.config_hash()}  {c.short_name()}  "
                               f"{'finished' if is_finished(results, c.config_hash()) else 'to run'}")
             return
-        run_configs(configs, results, force=force)
-        _print_leaderboard(results)
+        if backend == "ray":
+            failures = run_configs_ray(configs, results, force=force, address=ray_address,
+                                       cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, retries=retries)
+        else:
+            run_configs(configs, results, force=force)
+            failures = []
+        if (results / "runs").is_dir() and any((results / "runs").iterdir()):
+            _print_leaderboard(results)
+        if failures:
+            console.print(f"[red]{len(failures)} run{'s' if len(failures) != 1 else ''} failed after "
+                          f"{retries} retr{'ies' if retries != 1 else 'y'}[/]: "
+                          + "; ".join(f"{f.config.short_name()}: {escape(f.error)}" for f in failures),
+                          soft_wrap=True)
+            raise typer.Exit(1)
 
     @app.command()
     def leaderboard(

@@ -14,6 +14,7 @@ WEIGHTED_BALANCES = tuple(b for b in BALANCES if b != "none")  # the ones the pa
 PROTOCOLS = ("fer-bench", "paper")
 RECIPES = ("paper", "strong")
 RESOLUTIONS = (48, 224)
+PRECISIONS = ("float32", "mixed")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class RunConfig:
       default equals the hash of the same config given those tests explicitly; ``tests_given`` says which.
     model: a registry name or alias; :meth:`resolved` replaces an alias by the registry name (the hash of a run
       uses the resolved name, so ``fer_bench.api.run`` and the CLI resolve before running).
+    precision: ``float32`` (default) or ``mixed`` (Keras' ``mixed_float16`` policy, GPUs only: a run on a machine
+      without a GPU refuses it in one line). Mixed precision changes the numbers, so it is part of the hash,
+      but only when it is not the default: every config written before the option existed keeps its folder.
+    devices: None (default: no distribution strategy, TensorFlow's default device), an int N or ``"all"``:
+      train under ``tf.distribute.MirroredStrategy`` on N (all) GPUs, or logical CPUs on a machine without
+      GPUs. ``batch_size`` stays the *global* batch (split across the replicas) and the learning rate is
+      unchanged, so the training computed is the same as on one device (up to the order of floating-point
+      reductions): the device count is recorded in ``run.json`` and never part of the hash.
+      :func:`scale_for_devices` applies the linear scaling rule (batch and LR x N) by changing ``batch_size``
+      and ``learning_rate``, which are part of the hash.
     """
 
     model: str = "sequential_4conv"
@@ -60,6 +71,8 @@ class RunConfig:
     deterministic: bool = True
     max_train_images: int | None = None
     init_from: str | None = None
+    precision: str = "float32"
+    devices: int | str | None = field(default=None, compare=False)
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     tests_given: bool = field(default=True, init=False, compare=False, repr=False)
 
@@ -79,6 +92,9 @@ class RunConfig:
             raise FerBenchError(f"--val-fraction {self.val_fraction} must be between 0 and 0.5")
         if self.epochs < 1 or self.frozen_epochs < 0:
             raise FerBenchError("--epochs must be >= 1 and --frozen-epochs >= 0")
+        if self.precision not in PRECISIONS:
+            raise FerBenchError(f"unknown --precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        object.__setattr__(self, "devices", parse_devices(self.devices))
 
     def resolved(self) -> RunConfig:
         """This config with the model alias replaced by its registry name (unknown models raise a one-line
@@ -102,6 +118,10 @@ class RunConfig:
         d["extra"] = [list(kv) for kv in self.extra]
         if d.get("init_from") is None:
             d.pop("init_from", None)
+        if d.get("precision") == "float32":  # the default is left out: hashes from before the option stay
+            d.pop("precision", None)
+        if d.get("devices") is None:
+            d.pop("devices", None)
         return d
 
     @classmethod
@@ -114,7 +134,9 @@ class RunConfig:
 
     def config_hash(self) -> str:
         """12 hex chars of sha256 over the canonical JSON of the config (key order independent)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        d = self.to_dict()
+        d.pop("devices", None)  # where a run trains never changes what it computes (see the class docstring)
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def short_name(self) -> str:
@@ -124,3 +146,36 @@ class RunConfig:
 def default_tests(train: str) -> tuple[str, ...]:
     """The one default-test rule: synthetic training data is tested cross-domain on ``synth:wild``."""
     return ("synth:wild",) if str(train).strip().startswith("synth:") else ()
+
+
+def parse_devices(value) -> int | str | None:
+    """``--devices``: None / "" (no strategy), a positive int (also as text) or ``"all"``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "all":
+            return "all"
+        if not text.isdigit():
+            raise FerBenchError(f"--devices {value!r}: use a number of devices (1, 2, ...) or all")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FerBenchError(f"--devices {value!r}: use a number of devices (1, 2, ...) or all")
+    return value
+
+
+def scale_for_devices(cfg: RunConfig, n: int) -> RunConfig:
+    """The linear scaling rule for N replicas: global batch x N and learning rate x N (Goyal et al. 2017).
+
+    The learning rate scaled is the one the run would use (``learning_rate``, else the recipe's or the model's
+    default). Both fields are part of the hash, so a scaled run gets a folder of its own.
+    """
+    from ..models.registry import get_spec
+    from .recipes import RECIPES
+
+    if not isinstance(n, int) or n < 1:
+        raise FerBenchError("--scale-batch needs a number of devices (--devices N), not 'all'")
+    if n == 1:
+        return cfg
+    lr = cfg.learning_rate or RECIPES[cfg.recipe].default_lr or get_spec(cfg.model).learning_rate
+    return cfg.replace(batch_size=cfg.batch_size * n, learning_rate=float(lr) * n)

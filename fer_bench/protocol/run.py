@@ -106,12 +106,13 @@ def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
 
 
 def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch: Callable | None = None,
-                on_stage: Callable[[str], None] | None = None) -> RunOutcome:
+                on_stage: Callable[[str], None] | None = None, record_extra: dict | None = None) -> RunOutcome:
     """Run one config unless its folder already holds a finished run (then return that, skipped=True).
 
     A run killed part-way left a checkpoint (``runs/.<hash>.partial/``): running the same config again
     continues from its last finished epoch, with ``--force`` too (``--force`` only means "do not skip a
-    finished run"); delete that folder to start from epoch 1.
+    finished run"); delete that folder to start from epoch 1. ``record_extra``: more keys for ``run.json``
+    (a sweep backend records where the run ran).
     """
     results = Path(results)
     key = cfg.config_hash()
@@ -126,13 +127,24 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
         if is_finished(results, key) and not force:  # finished by another process while we waited
             run = read_run(run_dir(results, key))
             return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {}, "finished-before")
-        return _execute_locked(cfg, results, key, force=force, on_epoch=on_epoch, on_stage=on_stage)
+        return _execute_locked(cfg, results, key, force=force, on_epoch=on_epoch, on_stage=on_stage,
+                               record_extra=record_extra)
 
 
-def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_epoch, on_stage) -> RunOutcome:
-    prepared = prepare(cfg, results, key, on_stage)
-    fit = train(prepared, cfg, on_epoch)
-    return record(prepared, fit)
+def _execute_locked(cfg: RunConfig, results: Path, key: str, *, force: bool, on_epoch, on_stage,
+                    record_extra: dict | None = None) -> RunOutcome:
+    from .devices import execution
+
+    # --devices / --precision: the strategy scope and dtype policy hold for building, training and saving
+    with execution(cfg.devices, cfg.precision, cfg.batch_size) as where:
+        prepared = prepare(cfg, results, key, on_stage)
+        prepared.execution = {**where, **(record_extra or {})}
+        if where["strategy"]:
+            from .devices import patch_symbolic_build
+
+            patch_symbolic_build(prepared.model)
+        fit = train(prepared, cfg, on_epoch)
+        return record(prepared, fit)
 
 
 @dataclass
@@ -171,6 +183,7 @@ class Prepared:
     checkpoint: RunCheckpoint
     resumed_from: str | None  # "<phase> epoch <n>" when a checkpoint was loaded
     manifests: dict = field(default_factory=dict)  # filled by record(): each data set's manifest for run.json
+    execution: dict = field(default_factory=dict)  # devices, strategy, precision (and the backend) for run.json
 
     @property
     def paper(self) -> bool:
@@ -363,6 +376,7 @@ def _write_run_files(p: Prepared, fit: dict, metrics: dict, writer: RunWriter) -
         "wall_seconds": round(time.perf_counter() - p.t_start, 1), "params": int(p.model.count_params()),
         "label_names": list(p.label_names), "init_from": p.init_record,
         "command": command_line(), "deterministic": cfg.deterministic, "resumed_from": p.resumed_from,
+        "precision": cfg.precision, "execution": p.execution,
     })
     p.model.save(writer.path("model.keras"))
 

@@ -1,0 +1,94 @@
+"""Where one run trains: ``--devices N|all`` (tf.distribute.MirroredStrategy) and ``--precision mixed|float32``.
+
+* ``devices`` None (the default): no strategy, TensorFlow's default device; everything as before the option.
+* ``devices`` N / ``all``: a MirroredStrategy over the first N (all) GPUs; on a machine without GPUs, over the
+  logical CPU devices (one unless the process split its CPU with ``tf.config.set_logical_device_configuration``,
+  as the tests do). ``batch_size`` is the global batch: each of the N replicas gets ``batch_size / N`` images
+  per step and the gradients are summed across them, so the learning rate and the training computed stay those
+  of one device (see :func:`fer_bench.protocol.config.scale_for_devices` for the linear scaling rule).
+* ``precision`` ``mixed``: Keras' ``mixed_float16`` policy (float16 compute, float32 variables, dynamic loss
+  scaling through the optimizer Keras wraps at compile time). GPU only: on CPU float16 is emulated, slower than
+  float32 and not what a user asking for it wants, so a run without a visible GPU refuses it in one line
+  instead of silently training in float32.
+
+:func:`execution` is the context a run's prepare/train/record steps run in; it yields what ``run.json`` records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..errors import FerBenchError
+
+
+def _devices(n: int | str) -> tuple[list[str], str]:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    pool, kind = (gpus, "GPU") if gpus else (tf.config.list_logical_devices("CPU"), "CPU")
+    names = [d.name for d in pool]
+    if n == "all":
+        return names, kind
+    if n > len(names):
+        raise FerBenchError(f"--devices {n}: this machine has {len(names)} {kind} device"
+                            f"{'s' if len(names) != 1 else ''} visible to TensorFlow; pass --devices "
+                            f"{len(names)} or all")
+    return names[:n], kind
+
+
+def patch_symbolic_build(model) -> None:
+    """Work around Keras 3's MirroredStrategy build step for batches that do not split evenly.
+
+    Before fit/evaluate under a strategy, Keras builds the metrics from the first batch by *averaging* the
+    replicas' shards (``strategy.reduce("MEAN", batch)``), which fails when that batch splits unevenly (7
+    validation images on 2 replicas: shards of 4 and 3). Only the shapes matter to that build, so this takes the
+    first replica's shard instead. Instance-level: other models are untouched.
+    """
+    import tensorflow as tf
+    from keras import tree
+
+    strategy = model.distribute_strategy
+
+    def first_shard(v):
+        return strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tree.map_structure(first_shard, next(it))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+
+@contextlib.contextmanager
+def execution(devices: int | str | None, precision: str, batch_size: int):
+    """Enter the run's distribution strategy and precision policy; yields the record for ``run.json``."""
+    import keras
+    import tensorflow as tf
+
+    record: dict = {"precision": precision, "devices": devices, "strategy": None, "replicas": 1,
+                    "global_batch": int(batch_size), "per_replica_batch": int(batch_size)}
+    if precision == "mixed" and not tf.config.list_logical_devices("GPU"):
+        raise FerBenchError("--precision mixed needs a GPU (mixed_float16 on a CPU is emulated and slower than "
+                            "float32); use --precision float32 here, or run on a GPU machine")
+    previous = keras.mixed_precision.global_policy().name
+    strategy = None
+    if devices is not None:
+        names, kind = _devices(devices)
+        strategy = tf.distribute.MirroredStrategy(devices=names)
+        n = int(strategy.num_replicas_in_sync)
+        if batch_size < n:
+            raise FerBenchError(f"--batch-size {batch_size} is smaller than the {n} replicas of --devices "
+                                f"{devices}; use a batch of at least {n}")
+        record.update(strategy="MirroredStrategy", replicas=n, device_names=names, device_kind=kind,
+                      per_replica_batch=int(batch_size) // n)
+    try:
+        if precision == "mixed":
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            yield record
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
