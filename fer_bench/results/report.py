@@ -94,7 +94,8 @@ class Row:
     @property
     def tag(self) -> str:
         """Short figure label: the ranking number first, so a cut label still names its row."""
-        return f"#{self.rank} {self.label}" if self.rank else self.label
+        short = f"{self.model} {self.res} {self.weights}" + (f" · {self.balance}" if self.balance != "-" else "")
+        return f"#{self.rank} {short}" if self.rank else self.label
 
 
 @dataclass
@@ -606,6 +607,9 @@ def ranking_with_delta(ranked: pd.DataFrame) -> pd.DataFrame:
 def build(results: Path, merge=()) -> dict:
     """Everything the report writes: data, RQ analyses, figures (PNG bytes) and captions."""
     data = collect(_check_results(results), merge)
+    if data.agg.empty:
+        raise FerBenchError(f"no finished runs under {results}/runs yet; run `fer-bench quickstart` or "
+                            "`fer-bench run`, then write the report")
     rqs = {k: analyse_rq(data, k) for k in RQS}
     figs = {}
     for kind in ("bars", "params", "per-class", "confusion", "curves", "gap"):
@@ -774,7 +778,7 @@ nav{font-size:.9rem;margin:.4em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}
 border-radius:6px;max-width:100%}
 table{border-collapse:collapse;font-size:.85rem;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td:first-child{min-width:11em}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:var(--head);position:sticky;top:0;white-space:nowrap}
 table.sortable th{cursor:pointer}table.sortable th:after{content:" \\2195";color:var(--muted);font-size:.8em}
 tr.sig td{background:#eafbea}
@@ -783,7 +787,7 @@ figure{margin:1em 0}.fig{overflow-x:auto;-webkit-overflow-scrolling:touch}
 figure img{max-width:100%;height:auto;display:block;border:1px solid var(--line);border-radius:6px}
 figcaption{color:var(--muted);font-size:.85rem;margin-top:.3em}
 pre{background:var(--head);padding:.6em .8em;border-radius:6px;overflow-x:auto;font-size:.85rem;
-white-space:pre-wrap;word-break:break-all}
+white-space:pre-wrap;overflow-wrap:anywhere}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 @media (max-width:640px){body{font-size:15px}main{padding:8px 10px 32px}table{font-size:.78rem}
 th,td{padding:3px 5px}h1{font-size:1.3rem}figure img{max-width:none;width:640px}}
