@@ -122,7 +122,7 @@ def accuracy_vs_params(points: list[dict], marked: list[str]):
     for p in sorted((p for p in points if p["label"] in marked), key=lambda p: -p["acc"]):
         near = sum(1 for x, y in placed if abs(np.log10(x) - np.log10(p["params"])) < 0.25 and abs(y - p["acc"]) < 0.06)
         placed.append((p["params"], p["acc"]))
-        ax.annotate(_short(p["label"], 34), (p["params"], p["acc"]), textcoords="offset points",
+        ax.annotate(_short(p["label"], 46), (p["params"], p["acc"]), textcoords="offset points",
                     xytext=(6, 4 - 11 * near), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("parameters (log scale)")

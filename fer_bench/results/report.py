@@ -655,8 +655,8 @@ _INTRO = ("Computed by fer-bench from the run folders under {results} ({n_runs} 
           "seeds. A difference is called significant when the exact McNemar test on per-image correctness "
           "gives p < 0.05 (Holm-corrected within a section that makes more than two tests); the bootstrap "
           "intervals resample test images ({nb} resamples, seed {seed}). The paper's figures are those the "
-          "BTFER paper reports (checkpoints chosen on its test split); ours never see the test split before the "
-          "final scoring.")
+          "BTFER paper reports (checkpoints chosen on its test split); runs under the default fer-bench protocol "
+          "never see the test split before the final scoring.")
 
 
 def _sections(built: dict) -> list[dict]:
@@ -778,7 +778,7 @@ nav{font-size:.9rem;margin:.4em 0 1em;display:flex;flex-wrap:wrap;gap:.2em .9em}
 border-radius:6px;max-width:100%}
 table{border-collapse:collapse;font-size:.85rem;width:100%}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
-td:first-child{min-width:11em}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td:first-child:not(.n){min-width:11em}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:var(--head);position:sticky;top:0;white-space:nowrap}
 table.sortable th{cursor:pointer}table.sortable th:after{content:" \\2195";color:var(--muted);font-size:.8em}
 tr.sig td{background:#eafbea}
