@@ -136,9 +136,11 @@ def _is_btfer(target: str) -> bool:
 def paper_cell(r) -> dict | None:
     """The paper's numbers for an aggregated row's exact (model, res, init, training set, balancing) cell, or
     None. Returns ``{"in_domain": {...}, "cross_domain": {...}}`` (cross-domain = the paper's BTFER set)."""
-    from ..models.cards import paper_numbers
+    from ..models.cards import load_cards, paper_numbers
 
     if bool(r.get("external")) or r.get("balance") not in WEIGHTED_BALANCES:
+        return None
+    if str(r.get("model")) not in _card_names(load_cards):  # no card, no paper row (and no registry import)
         return None
     ds = paper_dataset_key(str(r.get("train", "")))
     if ds is None:
@@ -147,6 +149,15 @@ def paper_cell(r) -> dict | None:
         return paper_numbers(str(r["model"]), int(r["res"]), ds, str(r["balance"]), init=str(r["weights"]))
     except (ValueError, TypeError):
         return None
+
+
+_CARD_NAMES: set[str] = set()
+
+
+def _card_names(load_cards) -> set[str]:
+    if not _CARD_NAMES:
+        _CARD_NAMES.update(load_cards())
+    return _CARD_NAMES
 
 
 def _paper_acc_for(r) -> float | None:
@@ -325,7 +336,8 @@ def reproduction_markdown(repro: pd.DataFrame) -> list[str]:
                         "conservative class weights)._", ""]
     return lines + ["Only the runs whose (model, size, initialisation, training set, balancing) cell the BTFER "
                     "paper reports; Δ = ours minus paper. The paper selected checkpoints on its test split, "
-                    "fer-bench on a carve of the training data.", "", repro.to_markdown(index=False, disable_numparse=True), ""]
+                    "fer-bench on a carve of the training data.", "",
+                    repro.to_markdown(index=False, disable_numparse=True), ""]
 
 
 def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = None,

@@ -304,7 +304,9 @@ def _test_pair(data: ReportData, seeds: pd.DataFrame, unit: dict, factor: str, a
         hb = sb[sb["seed"] == seed]["hash"].iloc[0]
         res = compare.compare_runs(data.results / "runs" / ha, data.results / "runs" / hb, str(unit["target"]))
         if res is not None:
-            return {**res, "seed": int(seed)}
+            wa = (data.runs.get(ha) or {}).get("info", {}).get("class_weights")
+            wb = (data.runs.get(hb) or {}).get("info", {}).get("class_weights")
+            return {**res, "seed": int(seed), "same_weights": wa is not None and wa == wb}
     return {"why_untested": "the run folders hold no per-image predictions"}
 
 
@@ -323,9 +325,12 @@ def _sentence(comps: list[dict], factor: str, corrected: bool) -> str:
             better = sum(c["diff"] > 0 for c in cs)
             tested = [c for c in cs if c.get("significant") is not None]
             sig = sum(bool(c["significant"]) for c in tested)
-            verb = "beats" if d > 0 else "trails" if d < 0 else "ties with"
-            text = (f"{where}, {a} {verb} {b} by {abs(d):.1f} points of accuracy on average "
-                    f"({better} of {len(cs)} {'pair' if len(cs) == 1 else 'pairs'} higher")
+            if round(d, 1) == 0:
+                text = f"{where}, {a} ties with {b} (mean difference {d:+.1f} points of accuracy; "
+            else:
+                text = (f"{where}, {a} {'beats' if d > 0 else 'trails'} {b} by {abs(d):.1f} points of accuracy on "
+                        "average (")
+            text += f"{better} of {len(cs)} {'pair' if len(cs) == 1 else 'pairs'} higher"
             if tested:
                 text += f", significant for {sig} of {len(tested)}"
             bits.append(text + ")")
@@ -336,6 +341,9 @@ def _sentence(comps: list[dict], factor: str, corrected: bool) -> str:
     else:
         tail = "; significance not testable: the run records hold no per-image predictions."
     s = "; ".join(parts)
+    if factor == "balance" and comps and all(c.get("same_weights") for c in comps):
+        tail = tail[:-1] + ". Every pair trained with identical class weights (a class-balanced training set " \
+                           "gives every class weight 1.0 under each rule), so these runs cannot differ by balancing."
     return s[0].upper() + s[1:] + tail
 
 
@@ -741,8 +749,11 @@ def _paper_context(data: ReportData) -> pd.DataFrame:
 
     seen = set()
     rows = []
+    from ..models.cards import load_cards
+
+    cards = load_cards()
     for r in data.rows:
-        if r.external or (r.model, r.res) in seen:
+        if r.external or (r.model, r.res) in seen or r.model not in cards:
             continue
         seen.add((r.model, r.res))
         try:
