@@ -140,3 +140,19 @@ def test_terminal_view_is_the_ranking_with_labels_intact(tmp_path):
     # rich would swallow "[strong recipe]" as a style tag if the labels were not escaped
     assert "fer_vgg 48 scratch [strong recipe], 32 ep" in res.output
     assert res.output.index("fer_vgg") < res.output.index("lenet5") and "0.640" in res.output
+
+
+def test_reproduction_uses_table4_for_untranscribed_models(tmp_path):
+    from fer_bench.results.leaderboard import reproduction_table
+
+    d = tmp_path / "runs" / "r18"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({
+        "model": "resnet18", "res": 48, "weights": "scratch", "train": "/data/rafdb", "balance": "conservative",
+        "seed": 0, "epochs": 50, "config_hash": "r18"}))
+    m = {"accuracy": 0.70, "uar": 0.6, "precision": 0.6, "recall": 0.6, "f1": 0.6, "role": "in_domain"}
+    (d / "metrics.json").write_text(json.dumps({"in_domain": m}))
+    agg, _ = build_leaderboard(tmp_path)
+    (row,) = reproduction_table(agg).to_dict("records")
+    assert row["paper Acc"] == "0.81" and row["Δ Acc"] == "-0.110" and row["paper F1"] == ""
+    assert row["source"] == "Table 4 (balancing not stated)"
