@@ -61,7 +61,15 @@ from .deep import (
     resolve_model_path,
     window_mask,
 )
-from .frames import DEFAULT_SEQUENCE_FPS, VideoReadError, _Sampler, image_files, is_sequence_folder, is_video_file
+from .frames import (
+    DEFAULT_SEQUENCE_FPS,
+    VideoReadError,
+    _Sampler,
+    image_files,
+    is_sequence_folder,
+    is_video_file,
+    open_frames,
+)
 from .labels import LabelSet, read_labels
 from .openface import AU_COLUMNS, read_folder
 from .vad import AudioReadError, VADConfig, detect_phase
@@ -210,14 +218,14 @@ def _scan_videos(video_dir: Path, labelled: set[str], labels_csv: Path) -> tuple
 
 
 def _vad_config(vad: Any) -> VADConfig | None:
-    if vad is None or vad is False:
+    if vad is None or vad is False or (isinstance(vad, str) and vad.strip().lower() in ("", "none", "off")):
         return None
     if vad is True:
         return VADConfig()
     if isinstance(vad, VADConfig):
         return vad
     if isinstance(vad, str):
-        return VADConfig(method=vad)
+        return VADConfig(method=vad.strip().lower())
     if isinstance(vad, dict):
         return VADConfig(**vad)
     raise FerBenchError(f"vad={vad!r}: pass None, 'energy', 'webrtcvad' or a VADConfig")
@@ -450,8 +458,6 @@ def load_features(
                     cache["hits"] += 1
                     extractor = extractor or stored
                 else:
-                    from .frames import open_frames
-
                     source = open_frames(src, sequence_fps=sequence_fps)
                     t_load = time.perf_counter()
                     embedder, cropper = lazy.embedder, lazy.cropper
@@ -467,8 +473,9 @@ def load_features(
                             _save(path, key, raw, extractor)
                         except OSError as exc:
                             cache.setdefault("write_errors", []).append(f"{path}: {exc.strerror or exc}")
-            except VideoReadError as exc:
-                skipped.append((str(src), str(exc)))
+            except (VideoReadError, OSError) as exc:
+                msg = str(exc) if isinstance(exc, VideoReadError) else f"{src}: cannot read ({exc.strerror or exc})"
+                skipped.append((str(src), msg))
                 if progress:
                     progress(n_done, len(todo), vid)
                 continue
