@@ -723,7 +723,8 @@ def _paper_section(data: ReportData) -> dict:
         d = pd.to_numeric(repro["Δ Acc"], errors="coerce")
         n_id = int((repro["test"] == "in-domain").sum())
         sec["paras"].append(
-            f"{len(repro)} of our rows match a cell of the paper's Tables 2-3 (same model, input size, "
+            f"{len(repro)} of our rows match a cell of the paper's Tables 2-3"
+            f"{' (or Table 4)' if repro['source'].str.startswith('Table 4').any() else ''} (same model, input size, "
             f"initialisation, training set and balancing; {n_id} in-domain, {len(repro) - n_id} on BTFER). Ours "
             f"minus paper: mean {d.mean() * 100:+.1f} points of accuracy (range {d.min() * 100:+.1f} to "
             f"{d.max() * 100:+.1f}); {int((d >= 0).sum())} of {int(d.notna().sum())} at or above the paper. "
