@@ -21,7 +21,8 @@ clicks), ``snr_db`` = 10 dB above the noise floor, ``range_db`` = 40 dB below th
 voice.
 
 ``webrtcvad`` (optional: ``pip install webrtcvad-wheels``, which installs the ``webrtcvad`` module): Google's
-WebRTC GMM detector on 30 ms frames of 16-bit 16 kHz PCM, aggressiveness ``mode`` 0-3 (default 2).
+WebRTC GMM detector on 30 ms frames of 16-bit 16 kHz PCM, aggressiveness ``mode`` 0-3 (default 2). It is
+trained on speech: pure tones are often not "voice" to it, and it keeps its own ~0.1 s hangover after speech.
 
 Both then smooth the per-frame decisions the same way (the "hangover"): voiced runs separated by less than
 ``min_silence_s`` (0.3 s: pauses between words) are joined, and joined segments shorter than ``min_speech_s``
