@@ -37,6 +37,7 @@ STRES_WOZ_VALENCE: dict[str, str] = {
 #: The 7 basic expressions (fer-bench's image-track order, :data:`fer_bench.labels.CANONICAL`).
 BASIC_EMOTIONS: tuple[str, ...] = CANONICAL
 #: RAVDESS emotions in file-name code order 01..08 (Livingstone & Russo, 2018, PLoS ONE).
+CKPLUS_EMOTIONS: tuple[str, ...] = ("angry", "contempt", "disgust", "fear", "happy", "sad", "surprise")
 RAVDESS_EMOTIONS: tuple[str, ...] = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 
 #: Accepted column names (lower-case) for each labels-file field.
@@ -81,6 +82,8 @@ LABEL_SETS: dict[str, LabelSet] = {
     "stres-woz": LabelSet("stres-woz", STRES_WOZ_EMOTIONS, {"contentedness": "contentment"}, STRES_WOZ_VALENCE),
     "basic7": LabelSet("basic7", BASIC_EMOTIONS),
     "ravdess": LabelSet("ravdess", RAVDESS_EMOTIONS),
+    # CK+ (Lucey et al. 2010) as the public CK+48 crops label it: no neutral, contempt instead
+    "ckplus": LabelSet("ckplus", CKPLUS_EMOTIONS),
 }
 
 
@@ -96,6 +99,28 @@ def get_label_set(spec: str | LabelSet | Iterable[str]) -> LabelSet:
     if not classes or len(set(classes)) != len(classes):
         raise FerBenchError(f"label set {classes} is empty or has duplicates; pass distinct class names")
     return LabelSet("custom", classes)
+
+
+def infer_label_set(path: str | Path) -> LabelSet:
+    """The label set a labels CSV uses: the first built-in set (in :data:`LABEL_SETS` order) that names every
+    label in the file, else a custom set of the file's labels (sorted), so ``--label-set auto`` just works."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError):
+        raise LabelsFileError(f"{path}: not a readable CSV; pass a labels CSV (columns video,participant,label)"
+                              ) from None
+    col = _find_column(list(raw.columns), "label")
+    if col is None:
+        raise LabelsFileError(f"{path}: no label column (found {', '.join(map(str, raw.columns))}); "
+                              "the header must name video, participant and label")
+    found = sorted({str(v).strip().lower() for v in raw[col] if str(v).strip()})
+    if not found:
+        raise LabelsFileError(f"{path}: no labels; add one row per video")
+    for ls in LABEL_SETS.values():
+        if all(ls.canonical(v) is not None for v in found):
+            return ls
+    return LabelSet("custom", tuple(found))
 
 
 def _find_column(columns: list[str], field_name: str) -> str | None:
