@@ -1,0 +1,100 @@
+"""--devices (MirroredStrategy) and --precision: hashing rules, CPU behaviour, and a real 2-replica run on a CPU
+split into two logical devices (in a subprocess: the split must happen before TensorFlow initialises)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from fer_bench import api
+from fer_bench.errors import FerBenchError
+from fer_bench.protocol.config import RunConfig, parse_devices, scale_for_devices
+
+TRAIN, TEST = "synth:lab?n=10&test=5", "synth:wild?n=5&test=5"
+
+
+def test_hash_rules():
+    base = RunConfig(model="lenet5", train="synth:lab", tests=("synth:wild",))
+    assert base.config_hash() == "279a8f2aadb2"  # pinned in test_config: defaults leave the hash alone
+    for d in (1, 2, "all", "2"):
+        c = RunConfig(model="lenet5", train="synth:lab", tests=("synth:wild",), devices=d)
+        assert c.config_hash() == base.config_hash() and c == base  # where a run trains is not what it computes
+    assert RunConfig(model="lenet5", train="synth:lab", precision="float32").config_hash() == "279a8f2aadb2"
+    mixed = RunConfig(model="lenet5", train="synth:lab", precision="mixed")
+    assert mixed.config_hash() != base.config_hash() and mixed.to_dict()["precision"] == "mixed"
+    assert "precision" not in base.to_dict() and "devices" not in base.to_dict()
+    assert RunConfig.from_dict(mixed.to_dict()).config_hash() == mixed.config_hash()
+    assert parse_devices("all") == "all" and parse_devices("3") == 3 and parse_devices(None) is None
+    for bad in ("0", "two", -1):
+        with pytest.raises(FerBenchError, match="--devices"):
+            RunConfig(devices=bad)
+    with pytest.raises(FerBenchError, match="--precision"):
+        RunConfig(precision="bfloat16")
+
+
+def test_scale_for_devices():
+    cfg = RunConfig(model="lenet5", train="synth:lab", batch_size=32, devices=4).resolved()
+    from fer_bench.models.registry import get_spec
+
+    s = scale_for_devices(cfg, 4)
+    assert s.batch_size == 128 and s.learning_rate == pytest.approx(4 * get_spec("lenet5").learning_rate)
+    assert s.config_hash() != cfg.config_hash()
+    assert scale_for_devices(cfg, 1) is cfg
+    with pytest.raises(FerBenchError, match="--scale-batch"):
+        scale_for_devices(cfg, "all")
+
+
+def test_mixed_precision_refused_on_cpu():
+    from fer_bench.protocol.devices import execution
+
+    with pytest.raises(FerBenchError, match="--precision mixed needs a GPU") as exc, execution(None, "mixed", 16):
+        pass
+    assert "\n" not in str(exc.value)
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_one_device_and_all_on_cpu(tmp_path):
+    cfg = RunConfig(model="lenet5", train=TRAIN, tests=(TEST,), epochs=1, batch_size=16, devices=1)
+    out = api.run(cfg, tmp_path)
+    run = json.loads((out.folder / "run.json").read_text())
+    assert out.folder.name == cfg.replace(devices=None).resolved().config_hash()
+    assert run["execution"]["strategy"] == "MirroredStrategy" and run["execution"]["replicas"] == 1
+    assert run["precision"] == "float32"
+    from fer_bench.protocol.devices import _devices
+
+    names, kind = _devices("all")
+    assert kind == "CPU" and len(names) >= 1
+    with pytest.raises(FerBenchError, match="--devices 64: this machine has"):
+        _devices(64)
+
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import fer_bench as fb
+    cfg = fb.RunConfig(model="lenet5", train=sys.argv[2], tests=(sys.argv[3],), epochs=1, batch_size=16,
+                       devices="all")
+    out = fb.run(cfg, sys.argv[1])
+    print(json.dumps({"folder": out.folder.name, "execution": json.load(open(out.folder / "run.json"))["execution"],
+                      "acc": out.metrics["in_domain"]["accuracy"]}))
+""")
+
+
+def test_two_logical_cpus_mirrored(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), TRAIN, TEST], capture_output=True,
+                          text=True, timeout=300, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    ex = res["execution"]
+    assert ex["replicas"] == 2 and ex["device_kind"] == "CPU" and ex["per_replica_batch"] == 8
+    assert ex["devices"] == "all" and len(ex["device_names"]) == 2
+    # the same config hash (and folder) as a single-device run of the same config
+    cfg = RunConfig(model="lenet5", train=TRAIN, tests=(TEST,), epochs=1, batch_size=16).resolved()
+    assert res["folder"] == cfg.config_hash()
