@@ -33,6 +33,8 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
             "versions": run.get("versions"), "init_from": run.get("init_from"),
             "run_metrics": {k: {m: v.get(m) for m in wanted} for k, v in metrics.items() if isinstance(v, dict)},
             "export": export_summary, "evaluation_of_exported_file": evaluation}
+    card = _portable(card)
+    cfg = card["config"]
     base = exported.with_suffix("")
     Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     lines = [f"# Model card: {exported.name}", "",
@@ -67,6 +69,14 @@ LIMITS = ["## Limits", "",
           "Trained on FER2013-style faces (48 px grey, mostly frontal web images); accuracy drops on other "
           "domains (see the cross-domain columns of the leaderboard). It recognises displayed expressions, not "
           "felt emotions; see the README's responsible-use section before any use on people."]
+
+
+def _portable(card: dict) -> dict:
+    """The card without absolute paths of the machine that wrote it: every absolute path string is cut to its
+    last component (a member is still identified by file name, sha256 and config hash)."""
+    from ..deploy.meta import scrub_paths
+
+    return scrub_paths(card)
 
 
 def _evaluation_row(label: str, evaluation: dict) -> str:
@@ -117,6 +127,8 @@ def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None =
             "input": "RGB, raw pixel values 0..255 (grey faces: the grey value in all three channels); "
                      "preprocessing is inside each member",
             "members": members, "export": summary, "evaluation_of_exported_file": evaluation}
+    card = _portable(card)
+    members = card["members"]
     base = exported.with_suffix("")
     Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     lines = [f"# Model card: {exported.name}", "",
