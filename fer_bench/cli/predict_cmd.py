@@ -146,5 +146,5 @@ def register(app: typer.Typer) -> None:
         md = markdown(result)
         atomic_write(out_dir / "latency.json", json.dumps(result, indent=2) + "\n")
         atomic_write(out_dir / "latency.md", md)
-        Console().print(md, markup=False, highlight=False)
+        Console().print(md, markup=False, highlight=False, soft_wrap=True)
         err.print(f"written: {escape(str(out_dir / 'latency.md'))}, {escape(str(out_dir / 'latency.json'))}")

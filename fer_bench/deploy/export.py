@@ -159,7 +159,9 @@ def inference_model(model, *, flip_tta: bool, seed: int = 0):
     if flip_tta:
         inputs = keras.Input(model.input_shape[1:], name="image")
         fused = keras.Model(inputs, FlipAverage(fused, name="flip_tta")(inputs), name=f"{model.name}_flip_tta")
-    return float32_copy(fused), diff
+    final = float32_copy(fused)
+    final(np.zeros((1, *model.input_shape[1:]), np.float32), training=False)  # Keras' ONNX export needs a call
+    return final, diff
 
 
 def _quiet():
@@ -213,6 +215,9 @@ def to_onnx(model, out: Path) -> None:
         except ImportError as exc:
             raise FerBenchError(f"ONNX export needs {exc.name or 'tf2onnx'}; "
                                 'install the deploy extra: pip install -e ".[deploy]"') from None
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise FerBenchError(f"the ONNX converter failed ({type(exc).__name__}: {first})") from None
 
 
 def _versions(fmt: str) -> dict:

@@ -112,6 +112,8 @@ def bench_latency(models: list[str], *, formats: tuple[str, ...] = DEFAULT_FORMA
         stage(f"{name}: loading")
         source = open_runner(path, preset=preset, threads=threads)
         use_preset = None if is_fer_bench_model(source.model) else preset
+        if use_preset:
+            name += f" (preset {use_preset})"
         faces = labels = None
         info = None
         if data:
@@ -139,7 +141,7 @@ def bench_latency(models: list[str], *, formats: tuple[str, ...] = DEFAULT_FORMA
             if src_probs is not None:
                 from .export import accuracy
 
-                probs = source.predict(faces) if runner is source else runner.predict(faces)
+                probs = src_probs if runner is source else runner.predict(faces)
                 acc = accuracy(probs, labels, runner.labels)
                 row.update(accuracy=round(acc, 4),
                            accuracy_change=round(acc - accuracy(src_probs, labels, source.labels), 4),
