@@ -228,10 +228,11 @@ def analyse_rq(data: ReportData, rq: str) -> dict:
             continue
         u = dict(zip(other + ["target"], ukey, strict=True))
         first = sub.iloc[0]
-        unit_label = _unit_label(first, factor)
+        parts = _unit_parts(first, factor)
+        unit_label = " ".join(parts)
         role = first["role"]
         test = "in-domain" if role == "in_domain" else str(first["target"])
-        unit = {"label": unit_label, "test": test, "role": role, "acc": {}, "significant": False}
+        unit = {"label": unit_label, "test": test, "role": role, "acc": {}, "significant": False, "_parts": parts}
         for lev in levels:
             r = sub[sub[factor] == lev].iloc[0]
             unit["acc"][_level_name(factor, lev)] = (float(r["accuracy"]), float(r["accuracy_sd"]))
@@ -249,6 +250,13 @@ def analyse_rq(data: ReportData, rq: str) -> dict:
     if not comps:
         out["needed"], out["command"] = _needed(data, rq)
         return out
+    # settings every pair shares are said once (out["common"]); labels keep the model and what differs
+    common = set.intersection(*(set(u["_parts"][1:]) for u in units))
+    out["common"] = " ".join(p for p in units[0]["_parts"][1:] if p in common)
+    for u in units:
+        u["label"] = " ".join([u["_parts"][0], *(p for p in u["_parts"][1:] if p not in common)])
+    for c in comps:
+        c["unit"] = c["_unit"]["label"]
     tested = [c for c in comps if c["p"] is not None]
     adj, rej = compare.holm([c["p"] for c in tested])
     for c, p_adj, r in zip(tested, adj, rej, strict=True):
@@ -265,7 +273,8 @@ def analyse_rq(data: ReportData, rq: str) -> dict:
     return out
 
 
-def _unit_label(r, factor: str) -> str:
+def _unit_parts(r, factor: str) -> list[str]:
+    """What defines a pair besides the factor: model first, then size, init, balancing, data, recipe, epochs."""
     parts = [str(r["model"])]
     if factor != "res":
         parts.append(f"{int(r['res'])} px")
@@ -280,7 +289,7 @@ def _unit_label(r, factor: str) -> str:
         parts.append(f"{r['epochs']} ep")
     if str(r.get("init_from")) not in ("-", "nan", "None"):
         parts.append(f"from {r['init_from']}")
-    return " ".join(parts)
+    return parts
 
 
 def _test_pair(data: ReportData, seeds: pd.DataFrame, unit: dict, factor: str, a, b) -> dict:
@@ -688,8 +697,9 @@ def _sections(built: dict) -> list[dict]:
         sec = {"id": k, "title": rq["title"], "paras": [], "tables": [], "figures": []}
         if rq["available"]:
             sec["paras"].append(f"**Answer from these runs:** {rq['sentence']}")
+            shared = f" All pairs share: {rq['common']}." if rq.get("common") else ""
             sec["tables"].append(("Each row compares two configurations that differ only in the "
-                                  f"{RQS[k]['short']}; Δ = A minus B.", rq_table(rq), True))
+                                  f"{RQS[k]['short']}; Δ = A minus B.{shared}", rq_table(rq), True))
             sec["figures"].append(k)
         else:
             sec["paras"].append(f"**Not answerable from these runs yet.** {rq['needed']}")
