@@ -172,7 +172,7 @@ def confusion_grid(mats: list[dict]):
                         va="center", fontsize=6, color="white" if norm[i, j] > 0.5 else "black")
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("true", fontsize=8)
-        ax.set_title(_short(m["title"], 48), fontsize=8)
+        ax.set_title(_short(m["title"], 60), fontsize=7.5)
     fig.tight_layout()
     return fig
 
