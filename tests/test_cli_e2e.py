@@ -92,7 +92,7 @@ def test_leaderboard_has_the_row(finished_run):
     row = df[df["target"] == "in_domain"].iloc[0]
     assert row["model"] == "sequential_simple" and row["balance"] == "simple" and row["seeds"] == 1
     md = (results / "leaderboard.md").read_text()
-    assert "sequential_simple 32 scratch" in md and "simple ID Acc" in md
+    assert "sequential_simple 32 scratch" in md and "### in-domain test · balancing simple" in md
 
 
 @pytest.mark.parametrize("args,needle", [
