@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def _run_with_progress(cfg, train_ds, results: Path, test_ds=None, force: bool =
 def _print_run(result) -> None:
     m = result.metrics
     t = Table(title=escape(f"run {result.hash} ({result.status})"), title_justify="left")
+    t.caption = ("test UAR: mean ± sd over seeds; 95 % CI (bootstrap, 1000 resamples) and p (one-sided binomial vs "
+                 "1/K) from the first seed's test predictions")
+    t.caption_justify = "left"
     for col in ("method", "val UAR", "test UAR", "95 % CI", "test acc", "p vs chance"):
         t.add_column(col, justify="left" if col == "method" else "right")
     for method, r in m["methods"].items():
@@ -76,13 +80,22 @@ def _print_run(result) -> None:
     console.print(f"chance UAR {m['chance_uar']:.3f}; run folder {escape(str(result.folder))}", highlight=False)
 
 
+@video_app.callback()
+def _video_env() -> None:
+    """The GRU's boolean mask makes TensorFlow's oneDNN layer print ``E0000 ... oneDNN supports DT_BOOL only on
+    platforms with AVX-512`` on every run (it then falls back to Eigen anyway). Video commands run TensorFlow with
+    oneDNN's graph rewrites off, which removes the line; set TF_ENABLE_ONEDNN_OPTS=1 to keep them."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(video_app, name="video")
 
     @video_app.command("run")
     def run(
-        data: Path = typer.Argument(..., help="dataset folder: labels.csv + OpenFace CSVs (or openface/) and/or "
-                                              "videos/ or frames/<video>/"),
+        data: Path = typer.Argument(None, help="dataset folder: labels.csv + OpenFace CSVs (or openface/) and/or "
+                                               "videos/ or frames/<video>/"),
+        train: Path = typer.Option(None, "--train", help="the same as DATA (for --train A --test B)"),
         test: Path = typer.Option(None, "--test", help="a second dataset (other people) to score on; then all of "
                                                        "DATA is training + validation"),
         features: str = typer.Option("au", "--features", help="au | deep | both"),
@@ -114,6 +127,10 @@ def register(app: typer.Typer) -> None:
         from ..video.experiment import VideoRunConfig
         from ..video.leaderboard import write_leaderboard
 
+        if (data is None) == (train is None):
+            raise FerBenchError("pass the dataset folder once: as DATA or as --train "
+                                "(see 'fer-bench video run --help')")
+        data = data if data is not None else train
         cfg = VideoRunConfig(
             features=features, task=task, label_set=label_set, split=split, n_splits=folds,
             heads=tuple(_csv_list(heads, "heads")), seeds=_seeds(seeds), max_epochs=epochs, patience=patience,

@@ -306,8 +306,8 @@ def _run_unit(method: str, seed: int | None, fold: Fold, train: _Data, test: _Da
                        test_prob=np.round(prob, 6).tolist(), best_epoch=fitted["best_epoch"],
                        epochs_run=fitted["epochs_run"], history=fitted["history"])
             keras.backend.clear_session()
-    out["val_uar"] = uar(y_val, np.asarray(out["val_pred"]))
-    out["test_uar"] = uar(y_test, np.asarray(out["test_pred"]))
+        out["val_uar"] = uar(y_val, np.asarray(out["val_pred"]))
+        out["test_uar"] = uar(y_test, np.asarray(out["test_pred"]))
     return out
 
 

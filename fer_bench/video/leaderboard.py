@@ -139,7 +139,8 @@ def render_markdown(df: pd.DataFrame) -> str:
         best = g.sort_values("val_uar", ascending=False).iloc[0]
         lines += [f"Chosen on validation: {FEATURE_TITLES[best['features']]} + {COLUMN_TITLES[best['method']]} "
                   f"(validation UAR {100 * best['val_uar']:.1f} %) -> test UAR {100 * best['test_uar']:.1f} % "
-                  f"(95 % bootstrap CI {100 * best['test_uar_ci95_low']:.1f}-{100 * best['test_uar_ci95_high']:.1f}, "
+                  f"(95 % bootstrap CI of the first seed {100 * best['test_uar_ci95_low']:.1f}-"
+                  f"{100 * best['test_uar_ci95_high']:.1f}, "
                   f"{int(best['n_test'])} test videos).", ""]
     lines += [f"## Paper reference: {PAPER_NAME}", "",
               "UAR in % on the STREs-WoZ test set (63 participants, smartphone selfie videos); not comparable to "
