@@ -190,15 +190,14 @@ def _savedmodel_runner(path: Path, meta: ModelMeta) -> Runner:
     except Exception as exc:
         raise FerBenchError(f"{path}: cannot be loaded as a SavedModel ({type(exc).__name__}); re-export it") \
             from None
-    call = getattr(obj, "serve", None) or obj.signatures["serving_default"]
-
-    def fn(x):
+    def fn(x):  # obj stays referenced here: its variables die with it
+        call = getattr(obj, "serve", None) or obj.signatures["serving_default"]
         out = call(tf.constant(x))
         if isinstance(out, dict):
             out = next(iter(out.values()))
         return out.numpy()
 
-    return Runner("savedmodel", path, meta, fn)
+    return Runner("savedmodel", path, meta, fn, model=obj)
 
 
 def tflite_interpreter(model_path: Path | None = None, model_content: bytes | None = None, threads: int | None = None):
