@@ -25,6 +25,7 @@ TRAIN, TEST = "synth:lab?n=10&test=5", "synth:wild?n=5&test=5"
 @pytest.fixture(scope="module")
 def ray_local():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as RayBackend does for its local instance
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _node_ip_address="127.0.0.1", object_store_memory=100 << 20, configure_logging=True,
              logging_level="ERROR")

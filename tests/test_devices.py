@@ -8,7 +8,6 @@ import textwrap
 
 import pytest
 
-from fer_bench import api
 from fer_bench.errors import FerBenchError
 from fer_bench.protocol.config import RunConfig, parse_devices, scale_for_devices
 
@@ -57,13 +56,7 @@ def test_mixed_precision_refused_on_cpu():
     assert keras.mixed_precision.global_policy().name == "float32"
 
 
-def test_one_device_and_all_on_cpu(tmp_path):
-    cfg = RunConfig(model="lenet5", train=TRAIN, tests=(TEST,), epochs=1, batch_size=16, devices=1)
-    out = api.run(cfg, tmp_path)
-    run = json.loads((out.folder / "run.json").read_text())
-    assert out.folder.name == cfg.replace(devices=None).resolved().config_hash()
-    assert run["execution"]["strategy"] == "MirroredStrategy" and run["execution"]["replicas"] == 1
-    assert run["precision"] == "float32"
+def test_device_errors_on_cpu():
     from fer_bench.protocol.devices import _devices
 
     names, kind = _devices("all")
@@ -81,9 +74,12 @@ SCRIPT = textwrap.dedent("""
     import fer_bench as fb
     cfg = fb.RunConfig(model="lenet5", train=sys.argv[2], tests=(sys.argv[3],), epochs=1, batch_size=16,
                        devices="all")
-    out = fb.run(cfg, sys.argv[1])
-    print(json.dumps({"folder": out.folder.name, "execution": json.load(open(out.folder / "run.json"))["execution"],
-                      "acc": out.metrics["in_domain"]["accuracy"]}))
+    res = []
+    for devices in ("all", 1):  # the same config hash: the second run replaces the first's folder (force)
+        out = fb.run(cfg.replace(devices=devices), sys.argv[1], force=True)
+        run = json.load(open(out.folder / "run.json"))
+        res.append({"folder": out.folder.name, "execution": run["execution"], "precision": run["precision"]})
+    print(json.dumps(res))
 """)
 
 
@@ -91,10 +87,12 @@ def test_two_logical_cpus_mirrored(tmp_path):
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), TRAIN, TEST], capture_output=True,
                           text=True, timeout=300, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    ex = res["execution"]
-    assert ex["replicas"] == 2 and ex["device_kind"] == "CPU" and ex["per_replica_batch"] == 8
+    two, one = json.loads(proc.stdout.strip().splitlines()[-1])
+    ex = two["execution"]
+    assert ex["strategy"] == "MirroredStrategy" and ex["device_kind"] == "CPU"
+    assert ex["replicas"] == 2 and ex["per_replica_batch"] == 8 and ex["global_batch"] == 16
     assert ex["devices"] == "all" and len(ex["device_names"]) == 2
-    # the same config hash (and folder) as a single-device run of the same config
+    assert one["execution"]["replicas"] == 1 and one["execution"]["devices"] == 1 and one["precision"] == "float32"
+    # the same config hash (and folder) as a run without --devices
     cfg = RunConfig(model="lenet5", train=TRAIN, tests=(TEST,), epochs=1, batch_size=16).resolved()
-    assert res["folder"] == cfg.config_hash()
+    assert two["folder"] == one["folder"] == cfg.config_hash()

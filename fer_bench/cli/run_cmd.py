@@ -348,7 +348,7 @@ def register(app: typer.Typer) -> None:
                                            help="TensorFlow op determinism (see the README for its cost)"),
         backend: str = typer.Option("local", "--backend",
                                     help="local (one run after another here) | ray (each run a Ray task; "
-                                         'pip install -e ".[ray]"); --results must be on a filesystem every '
+                                         'pip install -e ".\\[ray]"); --results must be on a filesystem every '
                                          "Ray worker sees"),
         ray_address: str = typer.Option(None, "--ray-address", metavar="ADDR",
                                         help="Ray cluster address (ray://HEAD:10001, HEAD:6379 or auto); "

@@ -240,6 +240,9 @@ class RayBackend:
             if self.address:
                 ray.init(address=self.address, **kw)
             else:
+                # Ray nices its workers (15) by default; a local instance runs them at this process's priority, as
+                # the local backend would (RAY_worker_niceness in the environment overrides it)
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(address="local", num_cpus=self.num_cpus, _node_ip_address="127.0.0.1",
                          object_store_memory=200 << 20, **kw)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError: one line, never a traceback
