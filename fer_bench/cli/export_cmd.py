@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def export(
         model: Path = typer.Argument(..., help="a run's model.keras (or the run folder, or any fer-bench .keras)"),
-        out_arg: Path = typer.Argument(None, metavar="[OUT]", help="output path (or --out)"),
+        out_arg: Path = typer.Argument(None, metavar="OUT", help="output path (or --out)"),
         out_opt: Path = typer.Option(None, "--out", help="output path: .keras, a SavedModel folder, .tflite, .onnx"),
         fmt: str = typer.Option(None, "--format", help="keras | savedmodel | tflite | onnx (default: from OUT's "
                                 "suffix, else keras)"),

@@ -55,6 +55,11 @@ def register(app: typer.Typer) -> None:
         """Label the expression of every face in photos and videos: box, label, score and all probabilities.
 
         A photo without a face gives a "no face" record; an unreadable file a "skipped" record."""
+        import os
+
+        # the shipped model computes in float16: with oneDNN's rewrites TensorFlow prints "E0000 ... oneDNN
+        # supports DT_HALF only on platforms with AVX-512" for each new batch shape, then uses Eigen anyway
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         from ..deploy.predict import CSV_COLUMNS, PredictOptions, csv_row, predict_inputs, split_model_and_inputs
 
         model, inputs = split_model_and_inputs(paths, model_opt)
