@@ -84,10 +84,16 @@ def register(app: typer.Typer) -> None:
             writer.writerow([*CSV_COLUMNS, *(f"p_{n}" for n in runner.labels)])
         try:
             with _progress(err) as bar:
-                task = bar.add_task("predicting", total=None)
+                from ..deploy.predict import iter_inputs
+
+                task = bar.add_task("predicting", total=sum(1 for _ in iter_inputs(inputs)))
+                state = {"name": None, "files": 0}
 
                 def on_progress(name: str, done: int, total: int | None) -> None:
-                    bar.update(task, description=escape(Path(name).name), completed=done, total=total)
+                    if name != state["name"]:
+                        state["name"], state["files"] = name, state["files"] + 1
+                    frames = f" frame {done}/{total or '?'}" if (total or 0) != 1 else ""
+                    bar.update(task, description=escape(Path(name).name + frames), completed=state["files"])
 
                 for rec in predict_inputs(runner, inputs, opts, on_progress=on_progress):
                     counts[rec["status"]] += 1
