@@ -2,7 +2,7 @@
 
 Why: ``fer-bench video quickstart`` (issue 12) is to generate the synthetic STREs-WoZ-like dataset
 (:func:`fer_bench.video.synth.generate_video_dataset`) and run
-:func:`fer_bench.video.train.run_au_experiment` with SVM + average / attention / conv heads in a few minutes on a
+:func:`fer_bench.video.experiment.run_video` (the code path of the CLI) with SVM + average / attention / conv heads in a few minutes on a
 2-core CPU, with every method clearly above chance (16 classes: chance UAR 0.0625). This script measures exactly
 that with :data:`fer_bench.video.synth.QUICKSTART_DEFAULTS` (each value can be overridden for calibration):
 generation time, experiment wall time, per-method pooled and mean-fold test UAR/accuracy, epochs run.
@@ -17,6 +17,7 @@ generated into a temporary folder and deleted afterwards (``--keep DIR`` keeps i
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -34,7 +35,6 @@ harness.quiet_tf()
 def measure_quickstart(params: dict, work: Path, heads=("average", "attention", "conv")) -> dict:
     """Generate the dataset into ``work`` and run the AU experiment; returns timings and scores."""
     from fer_bench.video.synth import generate_video_dataset
-    from fer_bench.video.train import run_au_experiment
 
     with harness.timer() as t_gen:
         summary = generate_video_dataset(
@@ -43,41 +43,42 @@ def measure_quickstart(params: dict, work: Path, heads=("average", "attention", 
             frames=tuple(params["frames"]), fps=params["fps"], seed=params["seed"], overwrite=True,
         )
     harness.say(f"generated {summary['n_videos']} videos, {summary['n_frames']} frames in {t_gen.seconds:.1f} s")
-    epochs_seen: dict = {}
+    from fer_bench.video.dataset import resolve_dataset
+    from fer_bench.video.experiment import VideoRunConfig, read_video_run, run_video
 
+    cfg = VideoRunConfig(
+        features="au", task="multiclass", label_set=params["label_set"], split="group_kfold",
+        n_splits=params["n_splits"], heads=tuple(heads), seeds=(params["seed"],), max_epochs=params["max_epochs"],
+        patience=params["patience"], batch_size=params["batch_size"],
+    )
     t_start = time.perf_counter()
 
-    def on_epoch(head, fold, epoch, row):
-        if epoch == 1:
-            harness.say(f"  fold {fold} {head}: started at {time.perf_counter() - t_start:.0f} s")
-        epochs_seen[(head, fold)] = epoch
+    def on_unit(name, done, total):
+        harness.say(f"  unit {done + 1}/{total} {name}: started at {time.perf_counter() - t_start:.0f} s")
 
     with harness.timer() as t_exp:
-        res = run_au_experiment(
-            work / "openface", work / "labels.csv", label_set=params["label_set"], heads=heads,
-            n_splits=params["n_splits"], seed=params["seed"], max_epochs=params["max_epochs"],
-            patience=params["patience"], batch_size=params["batch_size"], on_epoch=on_epoch,
-        )
+        res = run_video(cfg, resolve_dataset(work), work / "results", on_unit=on_unit, force=True)
+    run = read_video_run(res.folder)
+    units = json.loads((res.folder / "history.json").read_text())
     methods = {}
-    for name, m in res["methods"].items():
-        row = {"pooled_uar": m["pooled"]["uar"], "pooled_accuracy": m["pooled"]["accuracy"],
-               "mean_fold_uar": m["mean_fold_uar"], "fold_uar": [f["uar"] for f in m["folds"]]}
+    for name, m in res.metrics["methods"].items():
+        row = {"test_uar": m["test_uar"]["mean"], "test_accuracy": m["test_accuracy"]["mean"],
+               "val_uar": m["val_uar"]["mean"], "test_uar_ci95": m["test_uar_ci95"]}
         if name != "svm":
-            row["epochs_run"] = [f["epochs_run"] for f in m["folds"]]
-            row["best_epoch"] = [f["best_epoch"] for f in m["folds"]]
+            row["epochs_run"] = [len(h) for k, h in sorted(units.items()) if f"-{name}-" in k]
         methods[name] = row
-        harness.say(f"{name:10s} pooled UAR {row['pooled_uar']:.3f}  acc {row['pooled_accuracy']:.3f}  "
-                    f"mean fold UAR {row['mean_fold_uar']:.3f}")
+        harness.say(f"{name:10s} test UAR {row['test_uar']:.3f}  acc {row['test_accuracy']:.3f}  "
+                    f"val UAR {row['val_uar']:.3f}")
     return {
         "params": params,
         "dataset": {k: summary[k] for k in ("n_videos", "n_frames", "n_failed_frames", "classes")},
         "generation_s": round(t_gen.seconds, 2),
         "experiment_s": round(t_exp.seconds, 2),
         "total_s": round(t_gen.seconds + t_exp.seconds, 2),
-        "chance_uar": res["chance_uar"],
-        "counts": res["counts"],
+        "chance_uar": res.metrics["chance_uar"],
         "methods": methods,
-        "folds": res["folds"],
+        "split": run["split"],
+        "config_hash": res.hash,
     }
 
 

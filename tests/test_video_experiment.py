@@ -4,6 +4,7 @@ compare with raters, dataset layouts and one-line errors."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from fer_bench.video.experiment import VideoRunConfig, _Data, make_folds, read_v
 from fer_bench.video.leaderboard import collect, write_leaderboard
 from tests.test_video_train import make_synthetic_folder
 
+RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "openface-ravdess"
+CKPLUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ckplus-seq"
 FAST = dict(max_epochs=2, patience=1, batch_size=16, label_set="a,b,c")
 
 
@@ -178,3 +181,24 @@ def test_bad_config_is_one_line_error(folder, tmp_path):
                         (dict(task="binary"), "no valence"), (dict(split="paper", seeds=()), "no seeds")):
         with pytest.raises(FerBenchError, match=msg):
             run_video(VideoRunConfig(**{**FAST, **kwargs}), resolve_dataset(folder), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not RAVDESS.is_dir(), reason="real OpenFace RAVDESS sample not present")
+def test_real_ravdess_au_run(tmp_path):
+    cfg = VideoRunConfig(split="group_kfold", n_splits=2, max_epochs=3, patience=2)
+    res = run_video(cfg, resolve_dataset(RAVDESS), tmp_path)
+    run = read_video_run(res.folder)
+    assert run["config"]["label_set"] == "ravdess" and run["run"]["counts"]["train_videos"] == 16
+    assert len(run["split"]["folds"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CKPLUS.is_dir(), reason="real CK+ sequences not present")
+def test_real_ckplus_deep_run(tmp_path):
+    cfg = VideoRunConfig(features="deep", detector="none", split="paper", heads=("attention",), max_epochs=5,
+                         patience=3)
+    res = run_video(cfg, resolve_dataset(CKPLUS), tmp_path)
+    m = res.metrics["methods"]
+    assert res.metrics["classes"][1] == "contempt"
+    assert m["svm"]["test_uar"]["mean"] > 0.5 and m["attention"]["n_test"] > 10

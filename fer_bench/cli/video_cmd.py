@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
         qs = dict(vs.QUICKSTART_DEFAULTS)
         data_dir = results / "video" / "quickstart_data"
         gen_keys = ("n_participants", "videos_per_class_per_participant")
-        summary = vs.generate_video_dataset(data_dir, label_set="stres-woz", seed=0,
+        summary = vs.generate_video_dataset(data_dir, label_set="stres-woz", seed=0, overwrite=True,
                                             **{k: qs[k] for k in gen_keys if k in qs})
         console.print(f"[bold]fer-bench video quickstart[/]: {summary.get('n_videos')} synthetic videos of "
                       f"{summary.get('n_participants')} people, 16 emotions -> {escape(str(data_dir))}",

@@ -7,31 +7,23 @@ head + MLP, Adam with learning rate 0.001, the SVM baseline on time-averaged AUs
   with :func:`~fer_bench.video.models.pad_batch` to a multiple of 32 frames, order reshuffled every epoch by a
   seeded numpy generator) with early stopping on the validation UAR (patience in epochs, best weights restored).
 * :func:`predict_sequences`: class probabilities for unpadded sequences.
-* :func:`run_au_experiment`: participant-independent folds (``GroupKFold``, default leave-one-participant-out),
-  SVM baseline and each head, per-fold and pooled test UAR/accuracy.
 
-The paper's split is the LOSO-ranked round robin (:func:`~fer_bench.video.split.ranked_round_robin_split`); this
-module's experiment uses plain participant folds, which also work for a handful of participants. The paper
-does not state the patience or the batch size; 30 epochs and 64 videos are this module's defaults.
+The experiment around them (splits, SVM baseline, heads x seeds, run folders) is
+:func:`fer_bench.video.experiment.run_video`. The paper does not state the patience or the batch size; 30 epochs
+and 64 videos are the defaults.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
-from sklearn.model_selection import StratifiedShuffleSplit
 
-from ..errors import FerBenchError
-from .labels import LabelSet, get_label_set
-from .models import HEADS, build_sequence_model, pad_batch
-from .openface import read_folder
-from .split import group_kfold_splits
-from .svm import fit_evaluate_svm, sequence_means, uar
+from .models import build_sequence_model, pad_batch
+from .svm import uar
 
 #: Batches are padded to a multiple of this many frames, so TensorFlow retraces for fewer distinct shapes
 #: (padding never changes the outputs: every layer of the model is masked).
@@ -190,160 +182,4 @@ def fit_sequence_model(
         "best_val_uar": float(best_uar),
         "epochs_run": len(history),
         "stopped_early": stopped_early,
-    }
-
-
-def _validation_split(
-    train_idx: np.ndarray, participants: np.ndarray, y: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Split a fold's training indices into (fit, val, how): one held-out participant if there are >= 2, else a
-    stratified 20 % of the videos (a random 20 % when a class has too few videos to stratify)."""
-    people = sorted(set(participants[train_idx]))
-    if len(people) >= 2:
-        held = people[int(rng.integers(len(people)))]
-        is_val = participants[train_idx] == held
-        return train_idx[~is_val], train_idx[is_val], "participant"
-    if len(train_idx) < 2:
-        raise FerBenchError("a fold's training part has fewer than 2 videos; nothing to validate on")
-    n_val = max(1, int(round(0.2 * len(train_idx))))
-    seed = int(rng.integers(2**31 - 1))
-    try:
-        sss = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
-        fit_pos, val_pos = next(sss.split(np.zeros(len(train_idx)), y[train_idx]))
-        how = "stratified_20pct"
-    except ValueError:  # a class with one video, or fewer val videos than classes
-        perm = np.random.default_rng(seed).permutation(len(train_idx))
-        val_pos, fit_pos = perm[:n_val], perm[n_val:]
-        how = "random_20pct"
-    return np.sort(train_idx[fit_pos]), np.sort(train_idx[val_pos]), how
-
-
-def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return {"uar": uar(y, pred), "accuracy": float(np.mean(pred == y)), "n": int(len(y))}
-
-
-def run_au_experiment(
-    folder: str | Path,
-    labels_csv: str | Path,
-    *,
-    label_set: str | LabelSet | Iterable[str],
-    heads: Sequence[str] = HEADS,
-    n_splits: int | None = None,
-    seed: int = 0,
-    max_epochs: int = 300,
-    patience: int = 30,
-    batch_size: int = 64,
-    on_epoch: Callable[[str, int, int, dict], None] | None = None,
-) -> dict:
-    """Participant-independent comparison of the SVM baseline and the GRU heads on an OpenFace AU folder.
-
-    Folds: :func:`~fer_bench.video.split.group_kfold_splits` with ``n_splits`` (default: the number of
-    participants, i.e. leave-one-participant-out). Inside each fold's training part, validation (for early
-    stopping) is one training participant drawn with the seeded generator when there are >= 2, else a stratified
-    20 % of the training videos (random 20 % if stratifying is impossible); ``folds[i]["validation"]`` says which.
-    The SVM (time-averaged raw AUs, its own scaler) and the networks (frames standardised by a
-    :class:`Standardizer` fitted on the fit part) are trained on the same fit videos and scored on the test
-    participant(s). Test UAR is over the classes present in the evaluated labels. Every network uses ``seed``.
-
-    Returns ``{"classes", "chance_uar", "counts", "folds", "methods", "config"}``; ``methods[name]`` holds
-    ``folds`` (per-fold uar/accuracy/n, plus best_epoch/best_val_uar/epochs_run for networks), ``mean_fold_uar``
-    and ``pooled`` (uar/accuracy over all test predictions together). ``on_epoch(head, fold, epoch, row)``
-    reports training progress. No printing.
-    """
-    heads = tuple(heads)
-    bad = [h for h in heads if h not in HEADS]
-    if bad:
-        raise FerBenchError(f"unknown head(s) {', '.join(bad)}; use {', '.join(HEADS)}")
-    ls = get_label_set(label_set)
-    read = read_folder(folder, labels_csv, label_set=ls)
-    if not read.sequences:
-        raise FerBenchError(f"{folder}: no readable labelled OpenFace CSV ({read.n_skipped} skipped)")
-    table = read.labels
-    videos = list(table["video"])
-    seqs = [read.sequences[v].features for v in videos]
-    y = table["y"].to_numpy(dtype=np.int64)
-    participants = table["participant"].astype(str).to_numpy(dtype=object)
-    n_people = len(set(participants))
-    if n_people < 2:
-        raise FerBenchError(f"{folder}: only {n_people} participant; participant-independent folds need >= 2")
-    k = n_people if n_splits is None else int(n_splits)
-    splits = group_kfold_splits(participants, k, seed=seed)
-    rng = np.random.default_rng(seed)
-    n_classes = len(ls.classes)
-
-    methods = ["svm", *heads]
-    per_fold: dict[str, list[dict]] = {m: [] for m in methods}
-    pooled_pred: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    pooled_true: list[np.ndarray] = []
-    folds = []
-    for f, split in enumerate(splits):
-        train_idx, test_idx = split.indices["train"], split.indices["test"]
-        fit_idx, val_idx, how = _validation_split(train_idx, participants, y, rng)
-        folds.append({
-            "fold": f,
-            "train": sorted(set(participants[fit_idx])),
-            "val": sorted(set(participants[val_idx])),
-            "test": sorted(set(participants[test_idx])),
-            "validation": how,
-            "n_train": int(len(fit_idx)),
-            "n_val": int(len(val_idx)),
-            "n_test": int(len(test_idx)),
-        })
-        yt = y[test_idx]
-        pooled_true.append(yt)
-
-        svm = fit_evaluate_svm(
-            sequence_means([seqs[i] for i in fit_idx]), y[fit_idx], sequence_means([seqs[i] for i in test_idx]), yt
-        )
-        per_fold["svm"].append(_scores(yt, svm.predictions))
-        pooled_pred["svm"].append(np.asarray(svm.predictions))
-
-        scaler = Standardizer.fit([seqs[i] for i in fit_idx])
-        s_fit = scaler.transform([seqs[i] for i in fit_idx])
-        s_val = scaler.transform([seqs[i] for i in val_idx])
-        s_test = scaler.transform([seqs[i] for i in test_idx])
-        for head in heads:
-            cb = None
-            if on_epoch is not None:
-                def cb(epoch, row, _h=head, _f=f):
-                    on_epoch(_h, _f, epoch, row)
-            fitted = fit_sequence_model(
-                s_fit, y[fit_idx], s_val, y[val_idx], n_classes=n_classes, head=head, seed=seed,
-                max_epochs=max_epochs, patience=patience, batch_size=batch_size, on_epoch=cb,
-            )
-            pred = predict_sequences(fitted["model"], s_test, batch_size).argmax(axis=1)
-            row = _scores(yt, pred)
-            row.update(
-                best_epoch=fitted["best_epoch"], best_val_uar=fitted["best_val_uar"], epochs_run=fitted["epochs_run"]
-            )
-            per_fold[head].append(row)
-            pooled_pred[head].append(pred)
-            keras.backend.clear_session()
-
-    all_true = np.concatenate(pooled_true)
-    result_methods = {}
-    for m in methods:
-        all_pred = np.concatenate(pooled_pred[m])
-        result_methods[m] = {
-            "folds": per_fold[m],
-            "mean_fold_uar": float(np.mean([r["uar"] for r in per_fold[m]])),
-            "pooled": _scores(all_true, all_pred),
-        }
-    return {
-        "classes": list(ls.classes),
-        "chance_uar": 1.0 / n_classes,
-        "counts": {
-            "videos_read": len(read.sequences),
-            "videos_skipped": read.n_skipped,
-            "participants": n_people,
-            "frames": int(read.n_frames),
-        },
-        "folds": folds,
-        "methods": result_methods,
-        "config": {
-            "heads": list(heads), "n_splits": k, "seed": seed, "max_epochs": max_epochs, "patience": patience,
-            "batch_size": batch_size, "split": "group_kfold",
-        },
     }
