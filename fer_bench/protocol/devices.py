@@ -7,9 +7,9 @@
   per step and the gradients are summed across them, so the learning rate and the training computed stay those
   of one device (see :func:`fer_bench.protocol.config.scale_for_devices` for the linear scaling rule).
 * ``precision`` ``mixed``: Keras' ``mixed_float16`` policy (float16 compute, float32 variables, dynamic loss
-  scaling through the optimizer Keras wraps at compile time). GPU only: on CPU float16 is emulated, slower than
-  float32 and not what a user asking for it wants, so a run without a visible GPU refuses it in one line
-  instead of silently training in float32.
+  scaling through the optimizer Keras wraps at compile time). GPU only: on CPUs it brings no speed-up and
+  usually runs slower, so a run without a visible GPU refuses it in one line instead of silently training in
+  float32 (the result would not be what was asked for, and its hash would claim mixed precision).
 
 :func:`execution` is the context a run's prepare/train/record steps run in; it yields what ``run.json`` records.
 """
@@ -72,8 +72,8 @@ def execution(devices: int | str | None, precision: str, batch_size: int):
     record: dict = {"precision": precision, "devices": devices, "strategy": None, "replicas": 1,
                     "global_batch": int(batch_size), "per_replica_batch": int(batch_size)}
     if precision == "mixed" and not tf.config.list_logical_devices("GPU"):
-        raise FerBenchError("--precision mixed needs a GPU (mixed_float16 on a CPU is emulated and slower than "
-                            "float32); use --precision float32 here, or run on a GPU machine")
+        raise FerBenchError("--precision mixed needs a GPU (mixed_float16 brings CPUs no speed-up and usually "
+                            "runs slower); use --precision float32 here, or run on a GPU machine")
     previous = keras.mixed_precision.global_policy().name
     strategy = None
     if devices is not None:
