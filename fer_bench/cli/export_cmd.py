@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
         the flip average built in; --format savedmodel/tflite/onnx for use without fer-bench (a metadata JSON
         with label order, input size, colour mode and preprocessing is written beside the file). The export is
         compared with the source model on real images and the check is printed."""
+        import os
+
+        # float16 models (the shipped one): without this TensorFlow prints "E0000 ... oneDNN supports DT_HALF only
+        # on platforms with AVX-512" and then uses Eigen anyway
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         if not Path(model).exists():  # before the seconds-long TensorFlow import
             raise FerBenchError(f"{model}: no such model file; pass the model.keras of a run folder")
         if out_arg is not None and out_opt is not None and out_arg != out_opt:
