@@ -295,8 +295,16 @@ class RayBackend:
         counts = {"total": len(configs), "done": len(configs) - len(todo), "running": 0, "failed": 0,
                   "queued": len(todo), "retries": 0}
         with self._connected() as ray:
-            stage(f"Ray: {self.address or 'local instance'}, {ray.cluster_resources().get('CPU', 0):.0f} CPUs, "
-                  f"{ray.cluster_resources().get('GPU', 0):.0f} GPUs")
+            have = ray.cluster_resources()
+            stage(f"Ray: {self.address or 'local instance'}, {have.get('CPU', 0):.0f} CPUs, "
+                  f"{have.get('GPU', 0):.0f} GPUs")
+            short = [f"{n} {k}s" for k, n in (("CPU", self.cpus), ("GPU", self.gpus)) if n > have.get(k, 0)]
+            if short:  # no node can ever take a run: it would wait forever
+                msg = (f"each run requests {' and '.join(short)} but the Ray cluster has "
+                       f"{have.get('CPU', 0):.0f} CPUs and {have.get('GPU', 0):.0f} GPUs")
+                if not self.address:
+                    raise FerBenchError(f"{msg}; lower --cpus-per-run / --gpus-per-run")
+                stage(f"{msg}; waiting for the cluster to grow (autoscaling) - Ctrl-C to stop")
             # a fresh worker per run (max_calls=1): no TensorFlow state carried over; retries are counted here
             task = ray.remote(max_calls=1, max_retries=0)(_ray_task).options(num_cpus=self.cpus,
                                                                             num_gpus=self.gpus)
