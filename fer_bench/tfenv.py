@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import logging
 import os
 import sys
 import tempfile
@@ -118,12 +119,16 @@ class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
 def install() -> None:
     """Hide TensorFlow's native start-up lines from the first ``import tensorflow`` on (see the module notes).
 
-    Sets TF_CPP_MIN_LOG_LEVEL=2 unless it is set (TF's own INFO/WARNING lines after start-up); does nothing
-    in verbose mode, when TensorFlow is already imported, or when already installed.
+    Sets TF_CPP_MIN_LOG_LEVEL=2 unless it is set (TF's own INFO/WARNING lines after start-up) and the
+    "tensorflow" Python logger to ERROR; does nothing in verbose mode, when TensorFlow is already imported, or
+    when already installed.
     """
     if verbose():
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's Python-side warnings (tf.function retracing hints from MTCNN's and Keras' predict loops) are
+    # performance notes for TensorFlow developers, not for users of a finished command: errors only
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules or any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
         return
     sys.meta_path.insert(0, _QuietTensorFlowFinder())
