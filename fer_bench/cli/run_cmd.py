@@ -235,8 +235,8 @@ def _compact_ranking(ranked, width: int) -> list[str]:
     legend = ["ID = in-domain test split"] + [f"XD{i} = {t} (cross-domain)" for i, t in enumerate(targets, 1)]
     if any(c in _PAPER_SHORT for c in cols):
         legend.append("P-ID, P-BTFER = the BTFER paper's in-domain and BTFER accuracy for the same cell")
-    lines += textwrap.wrap("(" + "; ".join(legend) + "; the files hold macro P/R and the paper's Table 2/3 layout "
-                           "too)", max(20, width), break_on_hyphens=False)
+    lines += textwrap.wrap("(" + "; ".join(legend) + "; the files hold macro P/R, a paper-reproduction view and one "
+                           "table per test set and balancing too)", max(20, width), break_on_hyphens=False)
     return lines
 
 
@@ -261,8 +261,8 @@ def _print_leaderboard(results: Path, fmt: str = "table", merge=()) -> dict:
             # piped output (logs, `| less`) or a terminal narrower than the table: the 80-column plain form
             if console.is_terminal and Measurement.get(console, console.options, table).maximum <= console.width:
                 console.print(table)
-                console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R and "
-                              "the paper's Table 2/3 layout too)")
+                console.print("(ID = in-domain test split, XD = cross-domain set; the files hold macro P/R, a "
+                              "paper-reproduction view and one table per test set and balancing too)")
             else:
                 console.print(str(table.title)[: console.width], markup=False, highlight=False)
                 for line in _compact_ranking(ranked, console.width):
@@ -405,16 +405,30 @@ def register(app: typer.Typer) -> None:
     def leaderboard(
         results: Path = typer.Option(Path("results"), "--results"),
         fmt: str = typer.Option("table", "--format", help="table | md | csv | json"),
+        view: str = typer.Option("ranking", "--view",
+                                 help="ranking | reproduction (only cells the paper reports: ours, paper, delta)"),
         merge: list[Path] = typer.Option(None, "--merge", metavar="CSV",
                                          help="an earlier leaderboard.csv whose rows are kept where the run folders "
                                               "have no such group (repeatable)"),
     ):
-        """Aggregate finished runs into the paper's table layout; writes leaderboard.md/.csv/.json."""
+        """Rank finished runs (paper numbers beside ours); writes leaderboard.md/.csv/.json."""
         if fmt not in ("table", "md", "csv", "json"):
             raise FerBenchError(f"unknown --format {fmt!r}; use table, md, csv or json")  # before any work
+        if view not in ("ranking", "reproduction"):
+            raise FerBenchError(f"unknown --view {view!r}; use ranking or reproduction")
         if not (results / "runs").is_dir():
             raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
                                 "`fer-bench run` first, or pass --results DIR")
+        if view == "reproduction":
+            from ..results.leaderboard import reproduction
+
+            repro = reproduction(results, merge or ())
+            if repro.empty:
+                console.print("no run matches a cell of the paper's Tables 2-4 (same model, size, initialisation, "
+                              "training set and balancing)")
+            else:
+                sys.stdout.write(repro.to_markdown(index=False, disable_numparse=True) + "\n")
+            return
         _print_leaderboard(results, fmt, merge or ())
 
     @app.command()
@@ -423,7 +437,8 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(QUICKSTART["epochs"], "--epochs"),
         force: bool = typer.Option(False, "--force"),
     ):
-        """Generate synthetic faces, run a small sweep (3 models x simple/conservative), print the leaderboard."""
+        """Generate synthetic faces, run a small sweep (3 models x simple/conservative), print the leaderboard and
+        write the report (results/report.html)."""
         from .. import api
         from ..data.synth import write_folder
 
@@ -445,5 +460,8 @@ def register(app: typer.Typer) -> None:
                  recipe=QUICKSTART["recipe"]))
         run_configs(configs, results, force=force)
         paths = _print_leaderboard(results)
+        from ..results.report import write_report
+
+        report = write_report(results)
         console.print(f"[bold green]quickstart finished in {time.perf_counter() - t0:.0f}s[/]. Run folders: "
-                      f"{results / 'runs'}; leaderboard: {paths['md']}")
+                      f"{results / 'runs'}; leaderboard: {paths['md']}; report: {report['html']}")
