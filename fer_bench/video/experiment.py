@@ -28,10 +28,9 @@ import pandas as pd
 from ..errors import FerBenchError
 from ..fsutil import atomic_write
 from ..results.store import RunWriter, is_finished, run_dir, run_lock
-from . import stats
+from . import HEADS, stats
 from .dataset import VideoDataset
 from .labels import VALENCE_CLASSES, get_label_set, infer_label_set, to_valence
-from .models import HEADS
 from .split import group_kfold_splits, ranked_round_robin_split
 from .svm import fit_evaluate_svm, sequence_means, uar
 

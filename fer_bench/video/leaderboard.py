@@ -61,6 +61,7 @@ def collect(results: str | Path) -> pd.DataFrame:
                 "n_seeds": m["n_seeds"], "n_test": m["n_test"], "chance_uar": metrics["chance_uar"],
                 "paper_val_uar": (paper.get("val") or {}).get(method) if cfg["label_set"] == "stres-woz" else None,
                 "paper_test_uar": (paper.get("test") or {}).get(method) if cfg["label_set"] == "stres-woz" else None,
+                "per_class_recall": json.dumps(m.get("per_class_recall") or {}),
                 "hash": run["hash"], "seconds": info.get("seconds"),
             })
     df = pd.DataFrame(rows)
@@ -141,7 +142,11 @@ def render_markdown(df: pd.DataFrame) -> str:
                   f"(validation UAR {100 * best['val_uar']:.1f} %) -> test UAR {100 * best['test_uar']:.1f} % "
                   f"(95 % bootstrap CI of the first seed {100 * best['test_uar_ci95_low']:.1f}-"
                   f"{100 * best['test_uar_ci95_high']:.1f}, "
-                  f"{int(best['n_test'])} test videos).", ""]
+                  f"{int(best['n_test'])} test videos). Its per-class test recall (first seed), %:", ""]
+        recall = json.loads(best["per_class_recall"] or "{}")
+        if recall:
+            cells = {k: "" if v is None else f"{100 * v:.1f}" for k, v in recall.items()}
+            lines += [pd.DataFrame([cells]).to_markdown(index=False, disable_numparse=True), ""]
     lines += [f"## Paper reference: {PAPER_NAME}", "",
               "UAR in % on the STREs-WoZ test set (63 participants, smartphone selfie videos); not comparable to "
               "scores on other data.", "", paper_table().to_markdown(index=False, disable_numparse=True), ""]

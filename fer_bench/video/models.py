@@ -27,7 +27,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-HEADS = ("average", "attention", "conv")
+from . import HEADS  # re-exported: fer_bench.video.models.HEADS
+
 GRU_UNITS = 35
 GRU_LAYERS = 3
 MLP_UNITS = (24, 24)
