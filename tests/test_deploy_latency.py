@@ -40,10 +40,13 @@ def test_time_runner_counts_real_calls():
 
 
 def test_bench_latency_cli_writes_the_table(tmp_path):
+    import keras
     from typer.testing import CliRunner
 
     from fer_bench.cli.app import app
     from fer_bench.models.registry import build_model
+
+    keras.utils.set_random_seed(0)  # the same untrained weights every run
 
     trained = tmp_path / "tiny.keras"  # stands in for a trained model: accuracy columns are filled
     build_model("lenet5", 32, 7, "scratch").save(trained)
