@@ -182,5 +182,9 @@ def print_leaderboard(results: str | Path, console) -> None:
             for col in table.columns:
                 t.add_column(str(col), justify="left" if col in ("features", "run") else "right")
             for _, row in table.iterrows():
-                t.add_row(*[str(v) for v in row])
+                cells = [str(v) for v in row]
+                if "run" in table.columns:  # the terminal is narrow: a short hash, "paper" for the paper's rows
+                    i = list(table.columns).index("run")
+                    cells[i] = "paper" if cells[i] == PAPER_NAME else cells[i][:8]
+                t.add_row(*cells)
             console.print(t)
