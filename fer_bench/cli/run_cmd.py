@@ -30,7 +30,7 @@ console = Console()
 # plain convolutions before its only BatchNorm) stayed at chance in 1 of 2 such runs, so the third model is the
 # BatchNorm VGG-style fer_vgg, which trains reliably on small data.
 QUICKSTART = dict(models=["sequential_simple", "fer_vgg", "lenet5"], balance=["simple", "conservative"],
-                  res=48, epochs=15, batch_size=32, recipe="strong", train="synth:lab?n=120&test=40",
+                  res=48, epochs=15, batch_size=32, recipe="strong", train="synth:lab?n=120&test=40&skew=1",
                   tests=("synth:wild?n=10&test=40",))
 
 
@@ -420,14 +420,9 @@ def register(app: typer.Typer) -> None:
             raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
                                 "`fer-bench run` first, or pass --results DIR")
         if view == "reproduction":
-            from ..results.leaderboard import reproduction
+            from ..results.leaderboard import reproduction, reproduction_markdown
 
-            repro = reproduction(results, merge or ())
-            if repro.empty:
-                console.print("no run matches a cell of the paper's Tables 2-4 (same model, size, initialisation, "
-                              "training set and balancing)")
-            else:
-                sys.stdout.write(repro.to_markdown(index=False, disable_numparse=True) + "\n")
+            sys.stdout.write("\n".join(reproduction_markdown(reproduction(results, merge or ()))) + "\n")
             return
         _print_leaderboard(results, fmt, merge or ())
 

@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         """Train the SVM baseline and the GRU heads on one dataset's videos; write a run folder and the video
         leaderboard."""
         from ..video.dataset import resolve_dataset
-        from ..video.experiment import VideoRunConfig
+        from ..video.experiment import VideoRunConfig, resolve_label_set
         from ..video.leaderboard import write_leaderboard
 
         if (data is None) == (train is None):
@@ -138,6 +138,7 @@ def register(app: typer.Typer) -> None:
         ).check()
         train_ds = resolve_dataset(data, labels=labels, au_dir=au_dir, video_dir=video_dir)
         test_ds = resolve_dataset(test) if test is not None else None
+        resolve_label_set(cfg, train_ds)  # a task the labels cannot serve fails before anything is printed
         console.print(f"video run: {features} features of {escape(train_ds.name)}"
                       + (f" -> test on {escape(test_ds.name)}" if test_ds else f", split {split}")
                       + f"; task {task}; heads {','.join(cfg.heads)} + SVM; seeds {list(cfg.seeds)}", highlight=False)

@@ -128,7 +128,16 @@ def compare_run_with_ratings(run_folder: str | Path, ratings_csv: str | Path, *,
     }
 
 
+AGREEMENT_NAMES = {
+    "fleiss_raters": "Fleiss kappa among the raters (all ratings)",
+    "fleiss_raters_correct": "Fleiss kappa among the raters on right/wrong",
+    "cohen_model_vs_raters_mean": "Cohen kappa model vs each rater, mean",
+    "cohen_model_vs_truth": "Cohen kappa model vs the true labels",
+}
+
+
 def print_comparison(report: dict, console) -> None:
+    """Two narrow tables (they fit 80 columns) and the agreement statistics with plain names."""
     from rich.table import Table
 
     console.print(f"[bold]run {report['run']}[/]: {report['method']}"
@@ -137,24 +146,32 @@ def print_comparison(report: dict, console) -> None:
                   + (f" ({report['n_unrated']} not rated by everyone, left out)" if report["n_unrated"] else ""),
                   highlight=False)
     perf = report["performance"]
-    t = Table(title="Performance (95 % bootstrap CI, one-sided binomial p vs chance 1/K and majority)",
-              title_justify="left")
-    for col in ("who", "accuracy", "acc CI", "UAR", "UAR CI", "p (1/K)", "p (majority)", "kappa vs truth",
-                "kappa vs model", "agreement"):
-        t.add_column(col, justify="left" if col in ("who", "agreement") else "right")
-    for who, row in perf.iterrows():
-        ci = report["ci95"].get(str(who))
-        p = report["p_vs_chance"].get(str(who))
-        t.add_row(str(who), f"{row['accuracy']:.3f}", f"{ci['accuracy'][1]:.3f}-{ci['accuracy'][2]:.3f}" if ci else "",
-                  f"{row['uar']:.3f}", f"{ci['uar'][1]:.3f}-{ci['uar'][2]:.3f}" if ci else "",
-                  f"{p['uniform']:.2g}" if p else "", f"{p['majority']:.2g}" if p else "",
-                  f"{row['kappa_vs_truth']:.3f}",
-                  "" if pd.isna(row["kappa_vs_model"]) else f"{row['kappa_vs_model']:.3f}",
-                  str(row["kappa_vs_model_agreement"] or ""))
+    who_rows = [w for w in perf.index if str(w) in report["ci95"]]
+    t = Table(title="Accuracy and UAR (95 % bootstrap CI, 1000 resamples)", title_justify="left")
+    for col in ("who", "accuracy", "95 % CI", "UAR", "95 % CI "):
+        t.add_column(col, justify="left" if col == "who" else "right")
+    for who in who_rows:
+        row, ci = perf.loc[who], report["ci95"][str(who)]
+        t.add_row(str(who), f"{row['accuracy']:.3f}", f"{ci['accuracy'][1]:.3f}-{ci['accuracy'][2]:.3f}",
+                  f"{row['uar']:.3f}", f"{ci['uar'][1]:.3f}-{ci['uar'][2]:.3f}")
+    for extra in ("raters_mean", "raters_sd"):
+        if extra in perf.index:
+            t.add_row(extra.replace("_", " "), f"{perf.loc[extra, 'accuracy']:.3f}", "",
+                      f"{perf.loc[extra, 'uar']:.3f}", "")
     console.print(t)
-    a = Table(title="Agreement (Landis & Koch)", title_justify="left")
-    for col in ("statistic", "kappa", "agreement"):
-        a.add_column(col)
+    k = Table(title="Above chance? (one-sided binomial p) and agreement (Cohen kappa, Landis & Koch band)",
+              title_justify="left")
+    for col in ("who", "p vs 1/K", "p vs majority", "kappa vs truth", "kappa vs model", "band"):
+        k.add_column(col, justify="left" if col in ("who", "band") else "right")
+    for who in who_rows:
+        row, p = perf.loc[who], report["p_vs_chance"][str(who)]
+        vs_model = "" if pd.isna(row["kappa_vs_model"]) else f"{row['kappa_vs_model']:.3f}"
+        k.add_row(str(who), f"{p['uniform']:.2g}", f"{p['majority']:.2g}", f"{row['kappa_vs_truth']:.3f}", vs_model,
+                  str(row["kappa_vs_model_agreement"]) if vs_model else "")
+    console.print(k)
+    a = Table(title="Agreement", title_justify="left")
+    for col in ("statistic", "kappa", "band"):
+        a.add_column(col, justify="right" if col == "kappa" else "left")
     for name, row in report["agreement"].iterrows():
-        a.add_row(str(name), f"{row['kappa']:.3f}", str(row["agreement"]))
+        a.add_row(AGREEMENT_NAMES.get(str(name), str(name)), f"{row['kappa']:.3f}", str(row["agreement"]))
     console.print(a)

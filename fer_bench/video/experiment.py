@@ -109,6 +109,15 @@ def _label_set_spec(cfg: VideoRunConfig, ds: VideoDataset):
     return get_label_set(cfg.label_set)
 
 
+def resolve_label_set(cfg: VideoRunConfig, ds: VideoDataset):
+    """The run's label set, checked against the task before any work (the binary task needs a valence map)."""
+    ls = _label_set_spec(cfg, ds)
+    if cfg.task == "binary" and ls.valence is None:
+        raise FerBenchError(f"label set '{ls.name}' has no valence mapping, so the binary task is undefined; use "
+                            "--task multiclass or a label set with valence (stres-woz)")
+    return ls
+
+
 def _label_set_name(ls) -> str:
     return ls.name if ls.name != "custom" else ",".join(ls.classes)
 
@@ -314,6 +323,13 @@ def _summarise(units: list[dict], folds: list[Fold], train: _Data, test: _Data, 
                methods: list[str], seeds: Sequence[int]) -> dict:
     """Per method: per-seed pooled val/test UAR and accuracy, mean ± sd over seeds, and for the first seed the
     per-class recall, confusion, bootstrap CIs and binomial tests of the pooled test predictions."""
+    with warnings.catch_warnings():  # a class predicted but absent from a val/test part is expected
+        warnings.simplefilter("ignore", UserWarning)
+        return _summarise_quiet(units, folds, train, test, classes, methods, seeds)
+
+
+def _summarise_quiet(units: list[dict], folds: list[Fold], train: _Data, test: _Data, classes: list[str],
+                     methods: list[str], seeds: Sequence[int]) -> dict:
     by = {(u["method"], u["seed"], u["fold"]): u for u in units}
     out: dict = {}
     for m in methods:
@@ -334,12 +350,10 @@ def _summarise(units: list[dict], folds: list[Fold], train: _Data, test: _Data, 
         first = per_seed[0]
         names_t = [classes[i] for i in first["_yt"]]
         names_p = [classes[i] for i in first["_pt"]]
-        with warnings.catch_warnings():  # a class predicted but absent from the test part is expected
-            warnings.simplefilter("ignore", UserWarning)
-            summ = stats.classification_summary(names_t, names_p, classes)
-            ci_uar = stats.bootstrap_ci(names_t, names_p, "uar", n=1000, seed=0)
-            ci_acc = stats.bootstrap_ci(names_t, names_p, "accuracy", n=1000, seed=0)
-            chance = stats.chance_tests(names_t, names_p, classes)
+        summ = stats.classification_summary(names_t, names_p, classes)
+        ci_uar = stats.bootstrap_ci(names_t, names_p, "uar", n=1000, seed=0)
+        ci_acc = stats.bootstrap_ci(names_t, names_p, "accuracy", n=1000, seed=0)
+        chance = stats.chance_tests(names_t, names_p, classes)
 
         def agg(key: str, rows=per_seed) -> dict:
             vals = [r[key] for r in rows]
@@ -397,20 +411,23 @@ def run_video(cfg: VideoRunConfig, train_ds: VideoDataset, results: str | Path, 
     cfg = cfg.check()
     say = log or (lambda _m: None)
     t0 = time.perf_counter()
-    ls = _label_set_spec(cfg, train_ds)
+    ls = resolve_label_set(cfg, train_ds)
+    if cfg.label_set == "auto":
+        if ls.name == "custom":
+            say(f"label set: the labels file's own {len(ls.classes)} classes ({', '.join(ls.classes)}): they match no "
+                "built-in set; check for a misspelt label or pass --label-set")
+        else:
+            say(f"label set: {ls.name} ({len(ls.classes)} classes)")
     cfg = replace(cfg, label_set=_label_set_name(ls))
-    if cfg.task == "binary" and ls.valence is None:
-        raise FerBenchError(f"label set '{ls.name}' has no valence mapping, so the binary task is undefined; use "
-                            "--task multiclass or a label set with valence (stres-woz)")
     fs_train = load_dataset_features(cfg, train_ds, ls, feature_progress)
     fs_test = load_dataset_features(cfg, test_ds, ls, feature_progress) if test_ds is not None else None
-    for name, fs in (("train", fs_train), ("test", fs_test)):
+    for ds, fs in ((train_ds, fs_train), (test_ds, fs_test)):
         if fs is None:
             continue
         if fs.skipped:
-            say(f"{name}: {len(fs.skipped)} video(s) skipped, e.g. {fs.skipped[0][1]}")
+            say(f"{ds.name}: {len(fs.skipped)} video(s) skipped, e.g. {fs.skipped[0][1]}")
         if not fs.sequences:
-            raise FerBenchError(f"no usable video in the {name} dataset ({len(fs.skipped)} skipped); see above")
+            raise FerBenchError(f"no usable video in {ds.root} ({len(fs.skipped)} skipped); see above")
     data_hashes = {"train": feature_data_hash(fs_train), "test": feature_data_hash(fs_test) if fs_test else None}
     h = cfg.hash(data_hashes)
     base = Path(results) / VIDEO_RESULTS
@@ -424,6 +441,15 @@ def run_video(cfg: VideoRunConfig, train_ds: VideoDataset, results: str | Path, 
     if split_record.get("shared_participants"):
         say(f"warning: participant id(s) {', '.join(split_record['shared_participants'][:5])} appear in both "
             "datasets; the test set is only independent if these are different people")
+    by_video = [f.info.get("fold", 0) for f in folds if str(f.info.get("validation", "")).endswith("of_videos")]
+    if by_video:
+        say(f"note: fold(s) {', '.join(map(str, by_video))} have a single training participant, so their "
+            "validation part is 20 % of that person's videos (early stopping is then not participant-independent; "
+            "the test part still is)")
+    counts = np.bincount(train.y, minlength=len(classes))
+    tiny = [classes[k] for k in range(len(classes)) if 0 < counts[k] < 2]
+    if tiny:
+        say(f"warning: class(es) {', '.join(tiny)} have a single video; they cannot be learnt and tested both")
     methods = ["svm", *cfg.heads]
     plan = [(f, m, s) for f in range(len(folds)) for m in methods for s in ([None] if m == "svm" else cfg.seeds)]
     with run_lock(base, h):
