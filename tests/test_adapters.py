@@ -388,6 +388,18 @@ def test_synth_spec_manifest_and_options():
             open_dataset(bad)
 
 
+def test_synth_skew_gives_fer2013_imbalance_in_train_only():
+    plain = open_dataset("synth:lab?n=120&test=40")
+    assert open_dataset("synth:lab?n=120&test=40&skew=0").manifest_hash() == plain.manifest_hash()
+    skewed = open_dataset("synth:lab?n=120&test=40&skew=1")
+    counts = skewed.subset("train").label.value_counts().to_dict()
+    # FER2013 train counts 3995/436/4097/7215/4830/3171/4965 scaled so happy (the largest) has 120
+    assert counts == {"happy": 120, "neutral": 83, "sad": 80, "fear": 68, "angry": 66, "surprise": 53, "disgust": 7}
+    assert set(skewed.subset("test").label.value_counts()) == {40}
+    with pytest.raises(FerBenchError, match="skew must be"):
+        open_dataset("synth:lab?skew=2")
+
+
 def test_synth_read():
     pytest.importorskip("fer_bench.data.synth")
     src = open_dataset("synth:lab?n=2&test=1&size=32")

@@ -7,6 +7,9 @@ Domains: ``lab`` (frontal, clean) and ``wild`` (pose, lighting, clutter). Option
     val=0     validation images per class (none by default)
     seed=0    generator seed
     size=64   image side in pixels
+    skew=0    1: the training split has FER2013's class imbalance (the largest class gets ``n`` images, the
+              others in proportion to FER2013's train counts, disgust about 6 %), so class weights matter;
+              test and val stay balanced
 
 e.g. ``synth:wild?n=100&test=30&seed=1&size=64``. Items are ``<split>/<label>/<index:05d>``; pixels are generated
 on demand by :func:`fer_bench.data.synth.synth_item` (nothing is written to disk).
@@ -25,7 +28,10 @@ from ..source import DataSource, make_manifest
 #: used when the generator cannot be imported; otherwise its GENERATOR_VERSION is used, so manifest hashes
 #: change whenever the generated pixels do
 FALLBACK_VERSION = 1
-DEFAULTS = {"n": 200, "test": 60, "val": 0, "seed": 0, "size": 64}
+DEFAULTS = {"n": 200, "test": 60, "val": 0, "seed": 0, "size": 64, "skew": 0}
+#: FER2013's train-split class counts (Kaggle folder layout), the shape ``skew=1`` gives the training split
+FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830, "surprise": 3171,
+                        "neutral": 4965}
 FALLBACK_DOMAINS = ("lab", "wild")
 
 
@@ -71,20 +77,32 @@ def parse_synth_spec(spec: str) -> tuple[str, dict[str, int]]:
             raise FerBenchError(f"option {key}={value!r} in {spec!r} must be an integer") from None
     if opts["n"] < 1 or opts["test"] < 0 or opts["val"] < 0 or opts["seed"] < 0:
         raise FerBenchError(f"{spec!r}: n must be >= 1 and test, val, seed >= 0")
+    if opts["skew"] not in (0, 1):
+        raise FerBenchError(f"{spec!r}: skew must be 0 (balanced) or 1 (FER2013's class imbalance)")
     if not 16 <= opts["size"] <= 1024:
         raise FerBenchError(f"{spec!r}: size must be between 16 and 1024 pixels")
     return domain, opts
+
+
+def train_counts(n: int, skew: bool) -> dict[str, int]:
+    """Training images per class: ``n`` each, or with ``skew`` FER2013's shape scaled so the largest has ``n``
+    (every class keeps at least one image)."""
+    if not skew:
+        return {label: n for label in CANONICAL}
+    top = max(FER2013_TRAIN_COUNTS.values())
+    return {label: max(1, round(n * FER2013_TRAIN_COUNTS[label] / top)) for label in CANONICAL}
 
 
 def open_synth(spec: str, *, name: str | None = None) -> DataSource:
     """DataSource for ``synth:<domain>[?options]`` (see module docstring); pixels are generated lazily."""
     domain, o = parse_synth_spec(spec)
     fp = f"synth-v{_version()}:{o['size']}:{o['seed']}"
+    train_n = train_counts(o["n"], bool(o["skew"]))
     rows = [
         (f"{split}/{label}/{i:05d}", label, split, fp)
-        for split, n in (("train", o["n"]), ("val", o["val"]), ("test", o["test"]))
+        for split, per_class in (("train", train_n), ("val", None), ("test", None))
         for label in CANONICAL
-        for i in range(n)
+        for i in range(per_class[label] if per_class is not None else o[split])
     ]
     size, seed = o["size"], o["seed"]
 
@@ -98,7 +116,10 @@ def open_synth(spec: str, *, name: str | None = None) -> DataSource:
         split, label, idx = item.split("/")
         return synth_item(domain, split, label, int(idx), size=size, seed=seed)
 
-    note = (f"synthetic domain {domain}: {o['n']} train, {o['val']} val, {o['test']} test per class, "
+    shape = (" (FER2013's imbalance: " + ", ".join(f"{k} {v}" for k, v in train_n.items()) + ")"
+             if o["skew"] else "")
+    train_text = f"{sum(train_n.values())} train{shape}" if o["skew"] else f"{o['n']} train"
+    note = (f"synthetic domain {domain}: {train_text}, {o['val']} val, {o['test']} test per class, "
             f"size {size}, seed {seed}")
     return DataSource(
         name=name or spec,
