@@ -202,3 +202,21 @@ def test_real_ckplus_deep_run(tmp_path):
     m = res.metrics["methods"]
     assert res.metrics["classes"][1] == "contempt"
     assert m["svm"]["test_uar"]["mean"] > 0.5 and m["attention"]["n_test"] > 10
+
+
+def test_val_fraction_holds_out_several_training_participants_and_keeps_old_hashes():
+    rng = np.random.default_rng(0)
+    people = np.asarray([f"p{i}" for i in range(10) for _ in range(3)], dtype=object)
+    y = np.tile([0, 1, 2], 10)
+    data = _Data([f"v{i}" for i in range(30)], people, y,
+                 [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(30)])
+    folds, record = make_folds(VideoRunConfig(split="group_kfold", n_splits=5, val_fraction=0.25), data, None)
+    for fold in record["folds"]:
+        assert len(fold["train"]) == 6 and len(fold["val"]) == 2 and len(fold["test"]) == 2  # 25 % of 8 people
+        assert not (set(fold["train"]) & set(fold["val"]) or set(fold["val"]) & set(fold["test"]))
+    assert make_folds(VideoRunConfig(split="group_kfold", n_splits=5, val_fraction=0.25), data, None)[1] == record
+    old = VideoRunConfig(split="group_kfold")
+    assert "val_fraction" not in old.to_dict()  # the one-participant rule hashes as before the option existed
+    assert old.hash({"train": "x"}) != VideoRunConfig(split="group_kfold", val_fraction=0.2).hash({"train": "x"})
+    with pytest.raises(FerBenchError, match="val-fraction"):
+        VideoRunConfig(val_fraction=1.5).check()

@@ -104,6 +104,9 @@ def register(app: typer.Typer) -> None:
                                       help="auto | stres-woz | basic7 | ckplus | ravdess | a comma list"),
         split: str = typer.Option("paper", "--split", help="paper (ranked round robin 3/1/1) | group_kfold"),
         folds: int = typer.Option(5, "--folds", help="folds for --split group_kfold"),
+        val_fraction: float = typer.Option(0.2, "--val-fraction",
+                                           help="group_kfold / --test: share of the training participants used "
+                                                "for validation (at least one)"),
         heads: str = typer.Option("average,attention,conv", "--heads", help=HEADS_HELP),
         seeds: str = typer.Option("0", "--seeds", help="network seeds, comma list (mean ± sd over them)"),
         epochs: int = typer.Option(300, "--epochs", help="maximum epochs (early stopping on validation UAR)"),
@@ -132,7 +135,7 @@ def register(app: typer.Typer) -> None:
                                 "(see 'fer-bench video run --help')")
         data = data if data is not None else train
         cfg = VideoRunConfig(
-            features=features, task=task, label_set=label_set, split=split, n_splits=folds,
+            features=features, task=task, label_set=label_set, split=split, n_splits=folds, val_fraction=val_fraction,
             heads=tuple(_csv_list(heads, "heads")), seeds=_seeds(seeds), max_epochs=epochs, patience=patience,
             batch_size=batch_size, model=model, fps=fps, detector=detector, vad=vad, min_confidence=min_confidence,
         ).check()
@@ -191,7 +194,8 @@ def register(app: typer.Typer) -> None:
                       highlight=False)
         cfg = VideoRunConfig(
             features="au", task="multiclass", label_set="stres-woz", split=qs.get("split", "group_kfold"),
-            n_splits=qs.get("n_splits", 5), max_epochs=qs.get("max_epochs", 300), patience=qs.get("patience", 30),
+            n_splits=qs.get("n_splits", 5), val_fraction=0.2, max_epochs=qs.get("max_epochs", 300),
+            patience=qs.get("patience", 30),
             batch_size=qs.get("batch_size", 64),
         ).check()
         result = _run_with_progress(cfg, resolve_dataset(data_dir), results, force=force)
