@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FerBenchError
+from ..video.frames import VIDEO_SUFFIXES
 from .runners import KERAS_SUFFIXES, Runner
 
 #: the shipped FER2013 model, used when no MODEL is given
 SHIPPED_MODEL = "model_zoo/pretrained/fer2013_fer_vgg_ens2_48.keras"
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif")
 MODEL_SUFFIXES = (*KERAS_SUFFIXES, ".tflite", ".onnx")
 DETECTORS = ("mtcnn", "haar", "none")
 
@@ -60,7 +60,7 @@ def split_model_and_inputs(paths: list[Path], model: Path | None = None) -> tupl
 
 
 def is_video(path: Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES and Path(path).suffix.lower() != ".gif"
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
 def iter_inputs(paths: Iterable[Path]) -> Iterator[tuple[Path, str, str]]:

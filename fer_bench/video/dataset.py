@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FerBenchError
+from ..imageio import is_image_file
+from .frames import VIDEO_SUFFIXES
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_FILE_NAMES = ("labels.csv", "labels.CSV")
 AU_SUBFOLDERS = ("openface", "au", "aus")
 VIDEO_SUBFOLDERS = ("videos", "video", "frames", "sequences")
@@ -62,7 +62,7 @@ def _has_videos(folder: Path) -> bool:
     for p in folder.iterdir():
         if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
             return True
-        if p.is_dir() and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir() if q.is_file()):
+        if p.is_dir() and any(is_image_file(q) for q in p.iterdir() if q.is_file()):
             return True
     return False
 

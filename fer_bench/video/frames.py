@@ -39,7 +39,9 @@ from ..errors import FerBenchError, ImageReadError
 from ..imageio import is_image_file, read_image
 
 #: file suffixes read as video containers
-VIDEO_SUFFIXES: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".flv"})
+#: the one list of video file suffixes (frame reader, dataset layouts, `fer-bench predict`)
+VIDEO_SUFFIXES: frozenset[str] = frozenset(
+    {".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv"})
 #: the nominal frame rate of image-sequence folders when none is given
 DEFAULT_SEQUENCE_FPS = 30.0
 
