@@ -144,10 +144,27 @@ def _usage_error(exc) -> None:
     _fail(f"{message}{hint}", getattr(exc, "exit_code", 2) or 2)
 
 
+_SIGINT_SEEN = False
+
+
+def _on_sigint(signum, frame):
+    """Ctrl-C: remember it, then interrupt as Python does. Some third-party import code catches every exception
+    (bare ``except:``), which can swallow the KeyboardInterrupt; the flag makes the command still end as
+    interrupted (measured: a SIGINT during ``models show`` under heavy load once let it finish with status 0)."""
+    global _SIGINT_SEEN
+    _SIGINT_SEEN = True
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app; errors, usage mistakes and Ctrl-C end in one line."""
+    import signal
+    import threading
+
     exc_mod = _parser_exceptions()
     no_args_is_help = getattr(exc_mod, "NoArgsIsHelpError", None)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         rc = app(args=argv, standalone_mode=False)  # non-standalone: exit codes come back instead of exiting
     except FerBenchError as exc:
@@ -165,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(text)
             sys.exit(0)
         _usage_error(exc)
-    if rc == 130:  # typer >= 0.26 turns Ctrl-C inside a command into a silent Exit(130)
+    if rc == 130 or _SIGINT_SEEN:  # typer >= 0.26 turns Ctrl-C into a silent Exit(130); or it was swallowed
         _interrupted()
     if isinstance(rc, int) and rc != 0:
         sys.exit(rc)

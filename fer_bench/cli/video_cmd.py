@@ -152,7 +152,8 @@ def register(app: typer.Typer) -> None:
 
     @video_app.command("synth")
     def synth(
-        out: Path = typer.Argument(..., help="folder to write (openface/, labels.csv, videos/ with --render)"),
+        out: Path = typer.Argument(..., metavar="OUT",
+                                   help="folder to write (openface/, labels.csv, videos/ with --render)"),
         label_set: str = typer.Option("stres-woz", "--label-set", help="stres-woz (16 emotions) | basic7"),
         participants: int = typer.Option(None, "--participants", help="number of synthetic people"),
         per_class: int = typer.Option(None, "--per-class", help="videos per class per person"),

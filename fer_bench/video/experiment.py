@@ -527,6 +527,8 @@ def run_video(cfg: VideoRunConfig, train_ds: VideoDataset, results: str | Path, 
 def read_video_run(folder: str | Path) -> dict:
     """config, metrics, run info and split of a finished video run folder (FerBenchError when incomplete)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FerBenchError(f"{folder}: not a folder; pass a video run folder (results/video/runs/HASH)")
     try:
         return {"hash": folder.name, "folder": folder,
                 **{k: json.loads((folder / f"{k}.json").read_text()) for k in ("config", "metrics", "run", "split")}}
