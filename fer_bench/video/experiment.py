@@ -37,7 +37,6 @@ from .svm import fit_evaluate_svm, sequence_means, uar
 FEATURE_KINDS = ("au", "deep", "both")
 SPLITS = ("paper", "group_kfold")
 TASKS = ("multiclass", "binary")
-METHODS_ORDER = ("svm", *HEADS)
 VIDEO_RESULTS = "video"  # run folders live in <results>/video/runs/
 CONFIG_VERSION = 1
 
