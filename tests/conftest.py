@@ -18,3 +18,16 @@ def fer2013_dir():
     if not (SHARED_FER2013 / "train").is_dir():
         pytest.skip("real FER2013 data not found at ../shared/data/fer2013")
     return SHARED_FER2013
+
+
+@pytest.fixture(scope="session")
+def tiny_lenet_keras(tmp_path_factory):
+    """A small untrained lenet5 at 32 px saved as .keras (the same weights every run), for export/predict tests."""
+    import keras
+
+    from fer_bench.models.registry import build_model
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("tiny_lenet") / "tiny.keras"
+    build_model("lenet5", 32, 7, "scratch").save(path)
+    return path

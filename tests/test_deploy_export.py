@@ -24,16 +24,8 @@ SNIPPET = REPO / "docs" / "snippets" / "run_exported.py"
 
 
 @pytest.fixture(scope="module")
-def src(tmp_path_factory):
-    import keras
-
-    from fer_bench.models.registry import build_model
-
-    keras.utils.set_random_seed(0)  # the same untrained weights every run
-
-    path = tmp_path_factory.mktemp("src") / "tiny.keras"
-    build_model("lenet5", 32, 7, "scratch").save(path)
-    return path
+def src(tiny_lenet_keras):
+    return tiny_lenet_keras
 
 
 def _no_machine_paths(text: str, tmp: Path) -> None:

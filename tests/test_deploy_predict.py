@@ -31,16 +31,8 @@ def photos(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import keras
-
-    from fer_bench.models.registry import build_model
-
-    keras.utils.set_random_seed(0)  # the same untrained weights every run
-
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    build_model("lenet5", 32, 7, "scratch").save(path)
-    return path
+def tiny_model(tiny_lenet_keras):
+    return tiny_lenet_keras
 
 
 def _records(output: str) -> list[dict]:
