@@ -69,3 +69,16 @@ def test_bench_latency_cli_writes_the_table(tmp_path):
     md = (out / "latency.md").read_text()
     assert md == markdown(data) and "| tiny.keras | tflite:float16 |" in md
     assert str(tmp_path) not in md and str(tmp_path) not in json.dumps(data)
+
+
+def test_int8_without_calibration_data_names_the_bench_latency_option(tmp_path):
+    """bench-latency's calibration data comes from --data; the error must name that option, not export's."""
+    from typer.testing import CliRunner
+
+    from fer_bench.cli.app import app
+
+    r = CliRunner().invoke(app, ["bench-latency", "zoo:lenet5@32", "--formats", "tflite:int8", "--runs", "2",
+                                 "--out-dir", str(tmp_path / "b")])
+    assert r.exit_code != 0
+    msg = str(r.exception)
+    assert msg.startswith("zoo:lenet5@32: ") and "pass --data DATASET" in msg and "--calibration" not in msg

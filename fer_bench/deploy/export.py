@@ -253,7 +253,7 @@ def default_out(src: Path, fmt: str, quantize: str) -> Path:
 def export(src: Path, out: Path, fmt: str, quantize: str = "none", *, flip_tta: bool = False,
            preset: str | None = None, calibration: str | None = None, calibration_n: int = CALIBRATION_IMAGES,
            check_data: str | None = None, check_split: str | None = None, check_n: int = 512, seed: int = 0,
-           on_stage: Callable[[str], None] | None = None) -> dict:
+           on_stage: Callable[[str], None] | None = None, calibration_option: str = "--calibration") -> dict:
     """Export *src* to *out* in *fmt*; returns a summary with the check against the source (see module doc).
 
     check_n: images of the check split (0 = all of it). check_data: DATASET for the check (default: the
@@ -313,7 +313,7 @@ def export(src: Path, out: Path, fmt: str, quantize: str = "none", *, flip_tta: 
                 calib = calibration or recorded_data(src)
                 if not calib:
                     raise FerBenchError(f"{src}: no training data recorded for int8 calibration; pass "
-                                        "--calibration DATASET")
+                                        f"{calibration_option} DATASET")
                 stage(f"sampling {calibration_n} calibration images")
                 faces, _y, calib_info = sample_faces(calib, size=meta.input_size, color=meta.color,
                                                      n=calibration_n, seed=seed, prefer=("train", "all"))

@@ -130,9 +130,12 @@ def bench_latency(models: list[str], *, formats: tuple[str, ...] = DEFAULT_FORMA
                 tag = f"_{quant}" if quant != "none" else ""
                 stem = Path(path).stem if Path(path).is_file() else Path(path).resolve().name
                 out = work / "exports" / f"{stem}{tag}{'' if fmt == 'savedmodel' else '.' + fmt}"
+                if quant == "int8" and not (calibration or data) and not trained:
+                    raise FerBenchError(f"{spec}: int8 quantisation of an untrained zoo model needs calibration "
+                                        "images; pass --data DATASET")
                 stage(f"{name}: exporting {label}")
                 export(path, out, fmt, quant, preset=use_preset, calibration=calibration or data,
-                       check_data=data if trained else None, check_n=64)
+                       check_data=data if trained else None, check_n=64, calibration_option="--data")
                 runner = open_runner(out, threads=threads)
                 size = _size(out)
             stage(f"{name}: timing {label}")
