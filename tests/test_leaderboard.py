@@ -12,11 +12,11 @@ from fer_bench.errors import FerBenchError
 from fer_bench.results.leaderboard import build_leaderboard, write_leaderboard
 
 
-def _run(results, key, acc, seed=0, epochs=32, init_from=None, model="fer_vgg"):
+def _run(results, key, acc, seed=0, epochs=32, init_from=None, model="fer_vgg", **settings):
     d = results / "runs" / key
     d.mkdir(parents=True)
     cfg = {"model": model, "res": 48, "weights": "scratch", "train": "data/fer2013", "protocol": "fer-bench",
-           "recipe": "strong", "balance": "none", "seed": seed, "epochs": epochs, "config_hash": key}
+           "recipe": "strong", "balance": "none", "seed": seed, "epochs": epochs, "config_hash": key, **settings}
     if init_from:
         cfg["init_from"] = init_from
     (d / "config.json").write_text(json.dumps(cfg))
@@ -156,3 +156,29 @@ def test_reproduction_uses_table4_for_untranscribed_models(tmp_path):
     (row,) = reproduction_table(agg).to_dict("records")
     assert row["paper Acc"] == "0.81" and row["Δ Acc"] == "-0.110" and row["paper F1"] == ""
     assert row["source"] == "Table 4 (balancing not stated)"
+
+
+def test_scaled_batch_and_mixed_precision_runs_are_rows_of_their_own(tmp_path):
+    """--scale-batch (batch size and LR) and --precision mixed change the numbers: never averaged as seeds."""
+    _run(tmp_path, "a", 0.64, seed=0, batch_size=64)
+    _run(tmp_path, "b", 0.66, seed=1)
+    _run(tmp_path, "c", 0.60, seed=1, batch_size=256, learning_rate=0.004)
+    _run(tmp_path, "d", 0.62, seed=1, precision="mixed")
+    agg, tables = build_leaderboard(tmp_path)
+    assert sorted(agg["variant"]) == ["-", "batch 256, lr 0.004", "mixed"]
+    assert agg[agg["variant"] == "-"].iloc[0]["seeds"] == 2
+    labels = set(next(iter(tables.values()))["model"])
+    assert "fer_vgg 48 scratch [strong recipe], 32 ep [batch 256, lr 0.004]" in labels
+    assert "fer_vgg 48 scratch [strong recipe], 32 ep [mixed]" in labels
+
+
+def test_csv_from_before_the_variant_column_is_replaced_by_run_folders(tmp_path):
+    old = tmp_path / "old"
+    _run(old, "a", 0.50, learning_rate=0.0005)
+    write_leaderboard(old)
+    legacy = tmp_path / "legacy.csv"
+    pd.read_csv(old / "leaderboard.csv").drop(columns=["variant"]).to_csv(legacy, index=False)
+    new = tmp_path / "new"
+    _run(new, "b", 0.66, learning_rate=0.0005)  # the same run, now with its variant: no duplicate row
+    agg, _ = build_leaderboard(new, merge=[legacy])
+    assert len(agg) == 1 and agg.iloc[0]["accuracy"] == 0.66 and agg.iloc[0]["variant"] == "lr 0.0005"

@@ -24,7 +24,30 @@ from .store import iter_runs
 
 METRICS = ("precision", "recall", "f1", "accuracy", "uar")
 SHORT = {"precision": "P", "recall": "R", "f1": "F1", "accuracy": "Acc", "uar": "UAR"}
-GROUP = ["model", "res", "weights", "train", "protocol", "recipe", "epochs", "init_from"]
+GROUP = ["model", "res", "weights", "train", "protocol", "recipe", "epochs", "init_from", "variant"]
+# Settings that change a run's numbers but have no column of their own: when one differs from its default it
+# goes into the row's "variant" (e.g. "batch 256, lr 0.004, mixed"), so such runs never share a row, and a
+# --scale-batch or --precision mixed run is never averaged with a default one as if it were another seed.
+VARIANT_DEFAULTS = (("batch_size", 64, "batch {}"), ("learning_rate", None, "lr {}"), ("precision", "float32", "{}"),
+                    ("val_fraction", 0.1, "val {}"), ("es_patience", 20, "es patience {}"),
+                    ("lr_patience", 10, "lr patience {}"), ("augment", True, "no augmentation"),
+                    ("max_train_images", None, "max {} train images"), ("color", "auto", "color {}"),
+                    ("conservative_cap", 3.0, "cap {}"))
+
+
+def variant_label(cfg: dict) -> str:
+    """The non-default settings of a run config that no other leaderboard column shows ("-" when none)."""
+    parts = []
+    for key, default, fmt in VARIANT_DEFAULTS:
+        value = cfg.get(key, default)
+        if value is None and default is None:
+            continue
+        if key == "conservative_cap" and cfg.get("balance") != "conservative":
+            continue
+        if value != default:
+            parts.append(fmt.format(value))
+    parts += [f"{k}={v}" for k, v in cfg.get("extra") or ()]
+    return ", ".join(parts) or "-"
 BALANCE_ORDER = [*WEIGHTED_BALANCES, "none", "-"]
 
 
@@ -59,6 +82,7 @@ def long_table(results: Path) -> pd.DataFrame:
                 "recipe": cfg.get("recipe", "-"), "balance": cfg.get("balance", "-"),
                 "epochs": "-" if cfg.get("external") or cfg.get("epochs") is None else str(cfg["epochs"]),
                 "init_from": Path(cfg["init_from"]).name if cfg.get("init_from") else "-",
+                "variant": "-" if cfg.get("external") else variant_label(cfg),
                 "seed": cfg.get("seed", 0), "target": target, "role": m.get("role", "cross_domain"),
                 "test_dataset": m.get("dataset", target), "n": m.get("n"), "external": bool(cfg.get("external")),
                 "hash": run["hash"], **{k: m.get(k) for k in METRICS},
@@ -87,7 +111,11 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
     from ..errors import FerBenchError
 
     frames = [agg] if not agg.empty else []
+    # CSVs written before the "variant" column existed cannot tell variants apart: their rows are matched on
+    # the other keys, so a group present in the run folders still replaces its old copy.
+    pre_variant = [k for k in KEYS if k != "variant"]
     seen = set(map(tuple, agg[KEYS].astype(str).values)) if not agg.empty else set()
+    seen_pre = set(map(tuple, agg[pre_variant].astype(str).values)) if not agg.empty else set()
     for path in csvs or ():
         try:
             old = pd.read_csv(path, dtype={"epochs": str})
@@ -98,14 +126,18 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         if missing:
             raise FerBenchError(f"{path}: not a leaderboard CSV (no {', '.join(missing)} column); pass a "
                                 "leaderboard.csv written by `fer-bench leaderboard`")
+        has_variant = "variant" in old
         for col in KEYS:
             if col not in old:
                 old[col] = False if col == "external" else "-"
         old["epochs"] = old["epochs"].fillna("-").astype(str)
         old["init_from"] = old["init_from"].fillna("-").astype(str)
-        keep = [tuple(map(str, row)) not in seen for row in old[KEYS].values]
+        old["variant"] = old["variant"].fillna("-").astype(str)
+        keys, known = (KEYS, seen) if has_variant else (pre_variant, seen_pre)
+        keep = [tuple(map(str, row)) not in known for row in old[keys].values]
         frames.append(old[keep])
         seen |= set(map(tuple, old[KEYS].astype(str).values))
+        seen_pre |= set(map(tuple, old[pre_variant].astype(str).values))
     return pd.concat(frames, ignore_index=True) if frames else agg
 
 
@@ -125,6 +157,8 @@ def _row_label(r) -> str:
         label += f", {r['epochs']} ep"
     if str(r.get("init_from", "-")) not in ("-", "nan", "None"):
         label += f", from {r['init_from']}"
+    if str(r.get("variant", "-")) not in ("-", "nan", "None"):
+        label += f" [{r['variant']}]"
     return label
 
 
