@@ -42,7 +42,24 @@ def test_seeds_average_but_cycles_and_epoch_caps_do_not(tmp_path):
     assert "fer_vgg 48 scratch [strong recipe], 64 ep" in labels
     assert "0.650±0.014" in set(table["Acc"])
     # only columns that have values: no paper columns (the paper has no fer_vgg), no kind column (all ours)
-    assert list(table.columns) == ["model", "train", "Acc", "UAR", "P", "R", "F1", "seeds"]
+    assert list(table.columns) == ["model", "train", "Acc", "UAR", "P", "R", "F1", "seeds", "run"]
+    assert "a; b" in set(table["run"])  # both seeds' run folders behind the averaged row
+
+
+def test_markdown_rows_link_their_run_records(tmp_path):
+    _run(tmp_path, "a", 0.64, seed=0)
+    _run(tmp_path, "b", 0.66, seed=1)
+    md = (write_leaderboard(tmp_path)["md"]).read_text()
+    assert "[a](runs/a/); [b](runs/b/)" in md
+    csv = pd.read_csv(tmp_path / "leaderboard.csv")
+    assert list(csv["runs"]) == ["a;b"]
+    # a row merged from an earlier CSV without run folders says so instead of linking nowhere
+    legacy = tmp_path / "legacy.csv"
+    csv.drop(columns=["runs"]).assign(model="lenet5").to_csv(legacy, index=False)
+    new = tmp_path / "new"
+    _run(new, "c", 0.5)
+    md = (write_leaderboard(new, merge=[legacy])["md"]).read_text()
+    assert "no record" in md and "[c](runs/c/)" in md
 
 
 def test_merge_keeps_earlier_rows_and_prefers_run_folders(tmp_path):
@@ -96,7 +113,7 @@ def test_ranking_orders_by_accuracy_and_puts_paper_figure_beside_ours(tmp_path):
     md = (write_leaderboard(tmp_path)["md"]).read_text()
     assert md.index("## Ranking") < md.index("## Paper reproduction") < md.index("## Per test set")
     assert "### in-domain test · balancing conservative" in md and "### in-domain test · no class weights" in md
-    assert max(len(line.split("|")) for line in md.splitlines()) <= 16  # no 36-column table
+    assert max(len(line.split("|")) for line in md.splitlines()) <= 17  # no 36-column table
 
 
 def test_reproduction_view_lists_only_paper_cells(tmp_path):

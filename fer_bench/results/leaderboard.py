@@ -103,6 +103,9 @@ def aggregate(long: pd.DataFrame) -> pd.DataFrame:
         out[m] = agg[(m, "mean")]
         out[f"{m}_sd"] = agg[(m, "std")].fillna(0.0)
     out["seeds"] = agg[(METRICS[0], "count")]
+    # the run folders behind each row, so every committed row can point at its record (config, data manifest
+    # hash, versions, seed)
+    out["runs"] = long.groupby(KEYS, dropna=False)["hash"].agg(lambda h: ";".join(sorted(set(map(str, h)))))
     return out.reset_index()
 
 
@@ -133,6 +136,7 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         old["epochs"] = old["epochs"].fillna("-").astype(str)
         old["init_from"] = old["init_from"].fillna("-").astype(str)
         old["variant"] = old["variant"].fillna("-").astype(str)
+        old["runs"] = old["runs"].fillna("").astype(str) if "runs" in old else ""
         keys, known = (KEYS, seen) if has_variant else (pre_variant, seen_pre)
         keep = [tuple(map(str, row)) not in known for row in old[keys].values]
         frames.append(old[keep])
@@ -232,9 +236,10 @@ def readable_tables(agg: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 paper = _paper_acc_for(r)
                 row["paper Acc"] = f"{paper:.2f}" if paper is not None else ""
                 row["Δ Acc"] = f"{r['accuracy'] - paper:+.3f}" if paper is not None else ""
+                row["run"] = _runs_of(r)
                 rows.append(row)
             df = pd.DataFrame(rows).fillna("")
-            keep = [c for c in df.columns if c in ("model", "train") or (df[c].astype(str) != "").any()]
+            keep = [c for c in df.columns if c in ("model", "train", "run") or (df[c].astype(str) != "").any()]
             if set(df["kind"]) == {"ours"}:
                 keep.remove("kind")
             name = "in-domain test" if target == "in_domain" else f"cross-domain set {target}"
@@ -269,7 +274,7 @@ def reproduction_table(agg: pd.DataFrame) -> pd.DataFrame:
     a BTFER set), with ours (mean±sd over seeds), the paper's figure and the difference (ours minus paper) for
     accuracy and macro F1; ``source`` names the paper table."""
     cols = ["model", "res", "init", "train", "balance", "test", "seeds", "ours Acc", "paper Acc", "Δ Acc",
-            "ours F1", "paper F1", "Δ F1", "source"]
+            "ours F1", "paper F1", "Δ F1", "source", "run"]
     if agg.empty:
         return pd.DataFrame(columns=cols)
     rows = []
@@ -288,7 +293,7 @@ def reproduction_table(agg: pd.DataFrame) -> pd.DataFrame:
         else:
             continue
         row = {"model": r["model"], "res": int(r["res"]), "init": r["weights"], "train": train_label(r["train"]),
-               "balance": r["balance"], "test": test, "seeds": int(r["seeds"]), "source": source,
+               "balance": r["balance"], "test": test, "seeds": int(r["seeds"]), "source": source, "run": _runs_of(r),
                "_label": _row_label(r), "_acc": r["accuracy"]}
         for m, short in (("accuracy", "Acc"), ("f1", "F1")):
             p = part.get(m)
@@ -395,7 +400,24 @@ def reproduction_markdown(repro: pd.DataFrame) -> list[str]:
     return lines + ["Only the runs whose (model, size, initialisation, training set, balancing) cell the BTFER "
                     "paper reports; Δ = ours minus paper. The paper selected checkpoints on its test split, "
                     "fer-bench on a carve of the training data.", "",
-                    repro.to_markdown(index=False, disable_numparse=True), ""]
+                    _linked(repro).to_markdown(index=False, disable_numparse=True), ""]
+
+
+def _runs_of(r) -> str:
+    """The run hashes behind an aggregated row, "; "-separated ("" for a merged row whose folders are gone)."""
+    runs = r.get("runs", "")
+    return "" if runs is None or (isinstance(runs, float) and np.isnan(runs)) else str(runs).replace(";", "; ")
+
+
+def _linked(df: pd.DataFrame) -> pd.DataFrame:
+    """*df* with its "run" cells as links to the run records (``runs/<hash>/``, beside leaderboard.md); a row
+    without one says so."""
+    if "run" not in df.columns:
+        return df
+    df = df.copy()
+    df["run"] = ["; ".join(f"[{h}](runs/{h}/)" for h in str(v).split("; ")) if v else "no record"
+                 for v in df["run"]]
+    return df
 
 
 def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = None,
@@ -416,7 +438,7 @@ def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = N
         lines += reproduction_markdown(repro)
         lines += ["## Per test set and balancing", ""]
     for title, df in tables.items():
-        lines += [f"### {title}", "", df.to_markdown(index=False, disable_numparse=True), ""]
+        lines += [f"### {title}", "", _linked(df).to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
 
 
