@@ -143,7 +143,7 @@ def evaluate(model_path: str | Path, data: str, *, split: str | None = None, pre
 
 
 def ensemble(out: str | Path, members: Sequence[str | Path], *, flip_tta: bool = False, dtype: str = "float32",
-             card_data: str | None = None) -> dict:
+             card_data: str | None = None, views: str | None = None) -> dict:
     """One Keras file averaging the softmax outputs of several fer-bench model files, with a model card.
 
     Returns {"summary": build summary, "evaluation": metrics on card_data (or None), "card": card path}.
@@ -154,7 +154,7 @@ def ensemble(out: str | Path, members: Sequence[str | Path], *, flip_tta: bool =
     from .protocol.ensemble import build_ensemble
     from .results.card import write_ensemble_card
 
-    summary = build_ensemble([Path(m) for m in members], Path(out), flip_tta=flip_tta, dtype=dtype)
+    summary = build_ensemble([Path(m) for m in members], Path(out), flip_tta=flip_tta, dtype=dtype, views=views)
     evaluation = evaluate(out, card_data) if card_data else None
     return {"summary": summary, "evaluation": evaluation, "card": write_ensemble_card(Path(out), summary, evaluation)}
 

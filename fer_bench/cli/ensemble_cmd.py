@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         members: list[Path] = typer.Argument(..., help="two or more fer-bench model files (a run's model.keras "
                                              "or an exported file) of the same input size and classes"),
         tta: bool = typer.Option(False, "--tta", help="horizontal-flip test-time augmentation in every member"),
+        views: str = typer.Option(None, "--views", help="multi-view test-time augmentation in every member: flip "
+                                  "(= --tta), flip+zoom, flip+shift, flip+shift+zoom (2, 4, 10, 12 passes)"),
         dtype: str = typer.Option("float32", "--dtype", help="float32 | float16 (half the file size; checked "
                                   "against the float32 members)"),
         card_data: str = typer.Option(None, "--card-data", help="DATASET to score the file on for its model card"),
@@ -26,7 +28,7 @@ def register(app: typer.Typer) -> None:
         member's run (config hash, seed, recipe, scores). `fer-bench evaluate` scores it like any model."""
         from .. import api
 
-        made = api.ensemble(out, list(members), flip_tta=tta, dtype=dtype, card_data=card_data)
+        made = api.ensemble(out, list(members), flip_tta=tta, dtype=dtype, card_data=card_data, views=views)
         console.print_json(json.dumps(made["summary"]))
         evaluation = made["evaluation"]
         if evaluation:

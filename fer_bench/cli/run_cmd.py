@@ -302,6 +302,10 @@ def register(app: typer.Typer) -> None:
                                            help="TensorFlow op determinism (see the README for its cost)"),
         init_from: Path = typer.Option(None, "--init-from",
                                        help="continue training from this .keras file (same architecture)"),
+        teacher: Path = typer.Option(None, "--teacher", help="distil from this model or ensemble .keras: its "
+                                     "outputs on the fit images become soft targets"),
+        teacher_weight: float = typer.Option(0.5, "--teacher-weight",
+                                             help="share of the teacher in each target (0 < w <= 1)"),
         devices: str = typer.Option(None, "--devices", metavar="N|all", help=_DEVICES_HELP),
         precision: str = typer.Option("float32", "--precision", help=_PRECISION_HELP),
         scale_batch: bool = typer.Option(False, "--scale-batch", help=_SCALE_HELP),
@@ -316,7 +320,8 @@ def register(app: typer.Typer) -> None:
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
                         deterministic=deterministic, init_from=str(init_from) if init_from else None,
-                        precision=precision, devices=devices)
+                        precision=precision, devices=devices, teacher=str(teacher) if teacher else None,
+                        teacher_weight=teacher_weight)
         if not train:  # no silent 100-epoch default run: say what to pass
             raise FerBenchError("no training data; pass --train DATASET (a dataset folder, a name from "
                                 "datasets.toml, or synth:lab for a synthetic try-out), or run `fer-bench quickstart`")

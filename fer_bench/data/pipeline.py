@@ -156,7 +156,8 @@ class EpochCounter:
 
 def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num_classes: int = 7,
                  shuffle: bool = False, augment=None, class_weights: dict[int, float] | None = None,
-                 seed: int = 0, repeat: bool = False, clock: EpochCounter | None = None) -> tf.data.Dataset:
+                 seed: int = 0, repeat: bool = False, clock: EpochCounter | None = None,
+                 soft_targets: np.ndarray | None = None, soft_weight: float = 0.0) -> tf.data.Dataset:
     """Batches of (float32 RGB 0..255 images, one-hot labels[, per-sample weights]).
 
     Args:
@@ -167,6 +168,8 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
             counts the passes over the dataset.
         augment: a Keras layer/model applied per batch in training mode, or None.
         class_weights: canonical index -> weight; adds a third element with per-sample weights.
+        soft_targets: (rows of *cached*, classes) probabilities of a teacher (knowledge distillation): the
+            label of row i becomes ``(1 - soft_weight) * one-hot + soft_weight * soft_targets[i]``.
     """
     images, labels = cached.images, cached.labels.astype(np.int64)
     idx = np.arange(len(labels)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -178,6 +181,9 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
             weight_table[int(k)] = float(v)
 
     shed = _PageShedder(images)
+    soft = None if soft_targets is None else np.asarray(soft_targets, dtype=np.float32)
+    if soft is not None and soft.shape != (len(labels), num_classes):
+        raise ValueError(f"soft_targets shape {soft.shape} != ({len(labels)}, {num_classes})")
 
     def gather(batch_idx: np.ndarray):
         shed.tick()
@@ -186,6 +192,8 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
         rows = batch_idx[order]
         out = np.empty((len(rows), h, w, c), dtype=np.uint8)
         out[order] = images[rows]
+        if soft is not None:
+            return out, labels[batch_idx], soft[batch_idx]
         return out, labels[batch_idx]
 
     stateless = shuffle and isinstance(augment, RandomAffine)
@@ -216,7 +224,11 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
             batch_no, (b, epochs) = args
         else:
             (b,) = args
-        x, y = tf.numpy_function(gather, [b], [tf.uint8, tf.int64], stateful=False)
+        if soft is not None:
+            x, y, t = tf.numpy_function(gather, [b], [tf.uint8, tf.int64, tf.float32], stateful=False)
+            t.set_shape([None, num_classes])
+        else:
+            x, y = tf.numpy_function(gather, [b], [tf.uint8, tf.int64], stateful=False)
         x.set_shape([None, h, w, c])
         y.set_shape([None])
         x = tf.cast(x, tf.float32)
@@ -228,6 +240,8 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
                 x = augment(x, training=True)
         if c == 1:
             x = tf.image.grayscale_to_rgb(x)
+        if soft is not None:
+            return x, (y, t)
         return x, y
 
     # With TensorFlow's op determinism on, tf.data runs every map of a pipeline that holds a stateful function
@@ -237,7 +251,11 @@ def make_dataset(cached: CachedSplit, indices=None, *, batch_size: int = 64, num
     ds = ds.map(load, **par)
 
     def finish(x, y):
-        onehot = tf.one_hot(y, num_classes)
+        if soft is not None:
+            y, t = y
+            onehot = (1.0 - soft_weight) * tf.one_hot(y, num_classes) + soft_weight * t
+        else:
+            onehot = tf.one_hot(y, num_classes)
         if weight_table is None:
             return x, onehot
         return x, onehot, tf.gather(tf.constant(weight_table), y)

@@ -109,3 +109,74 @@ class FlipAverage(layers.Layer):
         config = dict(config)
         config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
         return cls(**config)
+
+
+#: Named sets of test-time views: (transform, flipped) pairs. "shift" moves the face by res/24 px (2 px at 48)
+#: in one of four directions with edge pixels repeated; "zoom" is the central 44/48 of the face resized back.
+#: Which set helps is measured on a validation carve of the training data (benchmarks/tta_views.py), never on
+#: a test split.
+VIEW_SETS = {
+    "flip": ("id",),
+    "flip+zoom": ("id", "zoom"),
+    "flip+shift": ("id", "right", "left", "down", "up"),
+    "flip+shift+zoom": ("id", "right", "left", "down", "up", "zoom"),
+}
+
+
+def view_names(views: str) -> tuple[str, ...]:
+    """The transforms of a named view set, each also taken flipped (so 2x as many forward passes)."""
+    if views not in VIEW_SETS:
+        from ..errors import FerBenchError
+
+        raise FerBenchError(f"unknown view set {views!r}; use one of {', '.join(VIEW_SETS)}")
+    return VIEW_SETS[views]
+
+
+def apply_view(x, name: str):
+    """One test-time view of a batch of square images (graph ops, so it runs inside a saved model)."""
+    size = int(x.shape[1])
+    if name == "id":
+        return x
+    if name == "zoom":
+        crop = int(round(size * 44 / 48))
+        o = (size - crop) // 2
+        return ops.image.resize(x[:, o:o + crop, o:o + crop], (size, size), interpolation="bilinear")
+    s = max(1, int(round(size / 24)))
+    dx, dy = {"right": (s, 0), "left": (-s, 0), "down": (0, s), "up": (0, -s)}[name]
+    # edge padding by repeating the border rows / columns (the TensorFlow backend pads constant/reflect only)
+    p = ops.concatenate([ops.repeat(x[:, :1], s, axis=1), x, ops.repeat(x[:, -1:], s, axis=1)], axis=1)
+    p = ops.concatenate([ops.repeat(p[:, :, :1], s, axis=2), p, ops.repeat(p[:, :, -1:], s, axis=2)], axis=2)
+    return p[:, s + dy:s + dy + size, s + dx:s + dx + size]
+
+
+@keras.saving.register_keras_serializable(package="fer_bench")
+class ViewAverage(layers.Layer):
+    """Multi-view test-time augmentation inside the model: the mean of ``inner`` over a named view set, each view
+    also flipped (``views="flip"`` is :class:`FlipAverage`'s two views). Like FlipAverage, a file built with it
+    gives its score to anyone who loads it."""
+
+    def __init__(self, inner: keras.Model, views: str = "flip", **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.views = views
+        self._names = view_names(views)
+
+    def call(self, x):
+        outs = []
+        for name in self._names:
+            v = apply_view(x, name)
+            outs += [self.inner(v), self.inner(ops.flip(v, axis=2))]
+        return ops.mean(ops.stack(outs, axis=0), axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return self.inner.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "inner": keras.saving.serialize_keras_object(self.inner),
+                "views": self.views}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
+        return cls(**config)

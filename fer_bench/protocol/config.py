@@ -37,6 +37,11 @@ class RunConfig:
       default equals the hash of the same config given those tests explicitly; ``tests_given`` says which.
     model: a registry name or alias; :meth:`resolved` replaces an alias by the registry name (the hash of a run
       uses the resolved name, so ``fer_bench.api.run`` and the CLI resolve before running).
+    teacher: a Keras model file (a fer-bench run's model.keras, an exported or ensemble file, TTA views
+      included) whose softmax outputs on the fit images become soft targets: knowledge distillation. The
+      target of a fit image is ``(1 - teacher_weight) * one-hot + teacher_weight * teacher``; the teacher sees
+      the un-augmented face once (outputs cached), the student the augmented one. Recorded with the file's
+      sha256; left out of the hash when unset (as are ``teacher_weight`` then), so earlier folders keep names.
     precision: ``float32`` (default) or ``mixed`` (Keras' ``mixed_float16`` policy, GPUs only: a run on a machine
       without a GPU refuses it in one line). Mixed precision changes the numbers, so it is part of the hash,
       but only when it is not the default: every config written before the option existed keeps its folder.
@@ -72,6 +77,8 @@ class RunConfig:
     max_train_images: int | None = None
     init_from: str | None = None
     precision: str = "float32"
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     devices: int | str | None = field(default=None, compare=False)
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     tests_given: bool = field(default=True, init=False, compare=False, repr=False)
@@ -92,6 +99,8 @@ class RunConfig:
             raise FerBenchError(f"--val-fraction {self.val_fraction} must be between 0 and 0.5")
         if self.epochs < 1 or self.frozen_epochs < 0:
             raise FerBenchError("--epochs must be >= 1 and --frozen-epochs >= 0")
+        if not 0.0 < self.teacher_weight <= 1.0:
+            raise FerBenchError(f"--teacher-weight {self.teacher_weight} must be in (0, 1]")
         if self.precision not in PRECISIONS:
             raise FerBenchError(f"unknown --precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         object.__setattr__(self, "devices", parse_devices(self.devices))
@@ -118,6 +127,9 @@ class RunConfig:
         d["extra"] = [list(kv) for kv in self.extra]
         if d.get("init_from") is None:
             d.pop("init_from", None)
+        if d.get("teacher") is None:  # unset: out of the hash, as before the option existed
+            d.pop("teacher", None)
+            d.pop("teacher_weight", None)
         if d.get("precision") == "float32":  # the default is left out: hashes from before the option stay
             d.pop("precision", None)
         if d.get("devices") is None:

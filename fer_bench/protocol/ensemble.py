@@ -43,8 +43,9 @@ def _retyped_config(obj, dtype: str):
 
 
 def _unwrap(model):
-    """The classifier inside an exported flip-TTA file (``image -> FlipAverage(inner)``), else the model."""
-    wrapped = [layer for layer in model.layers if type(layer).__name__ == "FlipAverage"]
+    """The classifier inside an exported TTA file (``image -> FlipAverage(inner)`` or ``ViewAverage(inner)``),
+    else the model."""
+    wrapped = [layer for layer in model.layers if type(layer).__name__ in ("FlipAverage", "ViewAverage")]
     if len(wrapped) == 1 and len(model.layers) == 2:
         return wrapped[0].inner
     return model
@@ -65,8 +66,11 @@ def _copy(model, name: str, dtype: str):
 
 
 def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dtype: str = "float32",
-                   check_images: np.ndarray | None = None, seed: int = 0) -> dict:
+                   check_images: np.ndarray | None = None, seed: int = 0, views: str | None = None) -> dict:
     """Load *members*, average their softmax outputs (each with flip TTA if asked) and save one model to *out*.
+
+    views: a named multi-view test-time set of :data:`fer_bench.models.layers.VIEW_SETS` for every member
+    (``"flip"`` is the same as ``flip_tta``).
 
     check_images: float32 RGB 0..255 images to compare the ensemble with the float32 members on (default:
     16 random images). Returns a summary: member files and sha256, parameters, file size, the max abs
@@ -75,11 +79,18 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
     import keras
 
     from ..hashing import file_sha256
-    from ..models.layers import FlipAverage
+    from ..models.layers import FlipAverage, ViewAverage, view_names
     from .external import is_fer_bench_model, load_any_model
 
     if len(members) < 2:
         raise FerBenchError("an ensemble needs at least two member models")
+    if views is not None:
+        view_names(views)  # an unknown name fails here, before any loading
+        if views == "flip":
+            flip_tta, views = True, None
+        elif flip_tta:
+            raise FerBenchError(f"--tta and --views {views}: every view set already holds the flipped views; "
+                                "pass one of them")
     if dtype not in MAX_ABS_DIFF:
         raise FerBenchError(f"--dtype {dtype}: use float32 or float16")
     out = Path(out)
@@ -104,8 +115,12 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
     shape = shapes.pop()
     copies = [_copy(m, f"member{i}_{m.name}", dtype) for i, m in enumerate(loaded)]
     inputs = keras.Input(shape, name="image")
-    outs = [FlipAverage(c, name=f"member{i}_flip_tta")(inputs) if flip_tta else c(inputs)
-            for i, c in enumerate(copies)]
+    def wrapped(i, c):
+        if views:
+            return ViewAverage(c, views, name=f"member{i}_views")(inputs)
+        return FlipAverage(c, name=f"member{i}_flip_tta")(inputs) if flip_tta else c(inputs)
+
+    outs = [wrapped(i, c) for i, c in enumerate(copies)]
     mean = keras.layers.Average(dtype="float32", name="ensemble_mean")(outs)
     ensemble = keras.Model(inputs, mean, name=f"ensemble_{len(copies)}")
 
@@ -113,6 +128,9 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
         np.random.default_rng(seed).uniform(0, 255, size=(16, *shape)).astype("float32")
 
     def reference(batch):
+        if views:
+            return np.mean([keras.Sequential([ViewAverage(m, views)]).predict(batch, verbose=0) for m in loaded],
+                           axis=0)
         probs = [m.predict(batch, verbose=0) for m in loaded]
         if flip_tta:
             flipped = batch[:, :, ::-1]
@@ -129,5 +147,6 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
     return {"output": str(out), "members": [{"file": str(p), "sha256": file_sha256(Path(p)),
                                              "architecture": m.name, "params": int(m.count_params())}
                                             for p, m in zip(members, loaded, strict=True)],
-            "flip_tta": flip_tta, "dtype": dtype, "params": int(ensemble.count_params()),
+            "flip_tta": flip_tta or bool(views), "views": views or ("flip" if flip_tta else None),
+            "dtype": dtype, "params": int(ensemble.count_params()),
             "max_abs_diff_vs_float32_members": diff, "check_images": int(len(x)), "bytes": out.stat().st_size}

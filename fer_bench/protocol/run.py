@@ -90,6 +90,11 @@ def _train_and_test_splits(source: DataSource) -> tuple[str, str | None]:
     return train, test
 
 
+def teacher_cache_file(results: Path, key: str) -> Path:
+    """Where a distillation run keeps its teacher's outputs until the run is finished (see protocol.distill)."""
+    return Path(results) / "runs" / f".{key}.teacher.npz"
+
+
 def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
     """Refuse to report a finished warm-started run as done when its --init-from file has changed since.
 
@@ -98,10 +103,17 @@ def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
     """
     from ..hashing import file_sha256
 
-    recorded = ((run or {}).get("info") or {}).get("init_from") or {}
+    info = (run or {}).get("info") or {}
+    recorded = info.get("init_from") or {}
     if cfg.init_from and recorded.get("sha256") and recorded["sha256"] != file_sha256(Path(cfg.init_from)):
         raise FerBenchError(f"{cfg.init_from}: changed since run {key} was initialised from it (sha256 "
                             f"{recorded['sha256'][:12]}...); restore that file, or pass --force to re-run "
+                            "from the new one")
+    teacher = info.get("teacher") or {}
+    if cfg.teacher and teacher.get("sha256") and Path(cfg.teacher).is_file() and \
+            teacher["sha256"] != file_sha256(Path(cfg.teacher)):
+        raise FerBenchError(f"{cfg.teacher}: changed since run {key} was distilled from it (sha256 "
+                            f"{teacher['sha256'][:12]}...); restore that file, or pass --force to re-run "
                             "from the new one")
 
 
@@ -119,6 +131,9 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     if cfg.init_from and not Path(cfg.init_from).is_file():  # before any decoding, and before the skip check
         raise FerBenchError(f"{cfg.init_from}: --init-from file not found; pass a run's model.keras or an "
                             "exported .keras")
+    if cfg.teacher and not Path(cfg.teacher).is_file():
+        raise FerBenchError(f"{cfg.teacher}: --teacher file not found; pass a fer-bench model or ensemble "
+                            ".keras file")
     if is_finished(results, key) and not force:
         run = read_run(run_dir(results, key))
         _check_same_init_file(cfg, run, key)
@@ -184,6 +199,7 @@ class Prepared:
     resumed_from: str | None  # "<phase> epoch <n>" when a checkpoint was loaded
     manifests: dict = field(default_factory=dict)  # filled by record(): each data set's manifest for run.json
     execution: dict = field(default_factory=dict)  # devices, strategy, precision (and the backend) for run.json
+    teacher_record: dict | None = None  # --teacher: file, sha256, weight (knowledge distillation)
 
     @property
     def paper(self) -> bool:
@@ -269,9 +285,17 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
         init_record = warm_start(model, cfg.init_from)
     augment = paper_augmentation(seed=cfg.seed, rotation_deg=recipe.aug_rotation_deg, shift=recipe.aug_shift,
                                  zoom=recipe.aug_zoom) if cfg.augment else None
+    soft, teacher_record = None, None
+    if cfg.teacher:
+        from .distill import teacher_targets
+
+        soft, teacher_record = teacher_targets(Path(cfg.teacher), train_cache, fit_idx, num_classes,
+                                               teacher_cache_file(results, key), stage)
+        teacher_record = {**teacher_record, "weight": cfg.teacher_weight}
     clock = EpochCounter()
     train_ds = make_dataset(train_cache, fit_idx, batch_size=cfg.batch_size, num_classes=num_classes,
-                            shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed, clock=clock)
+                            shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed, clock=clock,
+                            soft_targets=soft, soft_weight=cfg.teacher_weight if soft is not None else 0.0)
     # checkpoints hold the model, the optimizer's moments (2x the weights) and the best weights, twice over
     check_free_space(results, int(model.count_params()) * 4 * 8 + (64 << 20))
     checkpoint = RunCheckpoint(results, key, data_fingerprint=_data_fingerprint(train_cache, val_cache, fit_idx,
@@ -290,7 +314,7 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
         label_names=CANONICAL_WITH_CONTEMPT[:num_classes], counts=counts, weights=weights, model=model,
         init_record=init_record, lr=cfg.learning_rate or recipe.default_lr or spec.learning_rate, clock=clock,
         train_ds=train_ds, val_ds=val_ds, steps=int(np.ceil(len(fit_idx) / cfg.batch_size)),
-        checkpoint=checkpoint, resumed_from=resumed_from)
+        checkpoint=checkpoint, resumed_from=resumed_from, teacher_record=teacher_record)
 
 
 def train(p: Prepared, cfg: RunConfig, on_epoch: Callable | None = None) -> dict:
@@ -320,6 +344,7 @@ def record(p: Prepared, fit: dict) -> RunOutcome:
         writer.abort()
         raise
     p.checkpoint.discard()
+    teacher_cache_file(p.results, p.key).unlink(missing_ok=True)
     return RunOutcome(p.cfg, folder, False, metrics, "resumed" if p.resumed_from else "trained", p.resumed_from)
 
 
@@ -376,7 +401,7 @@ def _write_run_files(p: Prepared, fit: dict, metrics: dict, writer: RunWriter) -
         "wall_seconds": round(time.perf_counter() - p.t_start, 1), "params": int(p.model.count_params()),
         "label_names": list(p.label_names), "init_from": p.init_record,
         "command": command_line(), "deterministic": cfg.deterministic, "resumed_from": p.resumed_from,
-        "precision": cfg.precision, "execution": p.execution,
+        "precision": cfg.precision, "execution": p.execution, "teacher": p.teacher_record,
     })
     p.model.save(writer.path("model.keras"))
 

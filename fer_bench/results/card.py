@@ -119,6 +119,16 @@ def _best_epoch(best) -> str:
     return "-" if best is None else str(best)
 
 
+def _tta_text(summary: dict) -> str:
+    views = summary.get("views")
+    if views and views != "flip":
+        from ..models.layers import view_names
+
+        return (f", each averaged over {2 * len(view_names(views))} test-time views ({views}: "
+                f"{', '.join(view_names(views))}, each also flipped)")
+    return ", each with horizontal-flip test-time augmentation" if summary.get("flip_tta") else ""
+
+
 def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None = None) -> Path:
     """Card of a `fer-bench ensemble` file: each member's records, the conversion check, the file's scores."""
     members = [{**m, "record": _member_record(Path(m["file"]))} for m in summary["members"]]
@@ -133,7 +143,7 @@ def write_ensemble_card(exported: Path, summary: dict, evaluation: dict | None =
     Path(str(base) + ".card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
     lines = [f"# Model card: {exported.name}", "",
              f"* **Kind**: ensemble of {len(members)} fer-bench models, softmax outputs averaged"
-             + (", each with horizontal-flip test-time augmentation" if summary.get("flip_tta") else "")
+             + _tta_text(summary)
              + f"; weights stored and computed in {summary['dtype']} ({summary['params']} parameters, "
              f"{summary['bytes'] / 1e6:.1f} MB). Largest difference from the float32 members on "
              f"{summary['check_images']} check images: {summary['max_abs_diff_vs_float32_members']:.1e} "

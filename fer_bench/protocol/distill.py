@@ -1,0 +1,96 @@
+"""Knowledge distillation: a teacher model's softmax outputs on the fit images become soft training targets.
+
+Why: an ensemble with multi-view test-time augmentation is more accurate than one network but several times
+slower; training one network towards the ensemble's outputs (Hinton et al., 2015, "Distilling the knowledge in
+a neural network") moves much of that accuracy into a model that runs at single-network speed. The teacher
+sees each fit image once, un-augmented (its outputs are cached beside the run's checkpoint, so a resumed run
+does not recompute them); the student sees the augmented image with that target (offline distillation).
+Only fit images get soft targets: the validation carve and the test split are scored against their labels
+alone, so the teacher never enters model selection or the final score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import FerBenchError
+
+BATCH = 256
+
+
+def _has_preprocess(model) -> bool:
+    """True when fer-bench's Preprocess layer is anywhere inside (members of an ensemble, TTA wrappers)."""
+    for layer in model.layers:
+        if type(layer).__name__ == "Preprocess":
+            return True
+        inner = getattr(layer, "inner", None)
+        for sub in (inner, layer if hasattr(layer, "layers") else None):
+            if sub is not None and hasattr(sub, "layers") and _has_preprocess(sub):
+                return True
+    return False
+
+
+def _fingerprint(sha: str, fit_idx: np.ndarray, shape: tuple) -> str:
+    h = hashlib.sha256(sha.encode())
+    h.update(np.ascontiguousarray(fit_idx, dtype=np.int64).tobytes())
+    h.update(repr(shape).encode())
+    return h.hexdigest()[:16]
+
+
+def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int, cache_file: Path,
+                    on_stage: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
+    """(soft targets, record): a (rows of *cache*, classes) float32 array holding the teacher's softmax output
+    for every fit row (zeros elsewhere), and what run.json records (file, sha256, the teacher's accuracy on the
+    fit images, which is a training-data figure, not a score)."""
+    from ..hashing import file_sha256
+    from .external import load_any_model
+
+    stage = on_stage or (lambda _s: None)
+    teacher = Path(teacher)
+    if not teacher.is_file():
+        raise FerBenchError(f"{teacher}: --teacher file not found; pass a fer-bench model or ensemble .keras file")
+    sha = file_sha256(teacher)
+    fit_idx = np.asarray(fit_idx, dtype=np.int64)
+    shape = (len(cache.labels), num_classes)
+    fp = _fingerprint(sha, fit_idx, shape)
+    if cache_file.is_file():
+        try:
+            with np.load(cache_file) as z:
+                if str(z["fingerprint"]) == fp:
+                    soft = z["soft"]
+                    meta = json.loads(str(z["meta"]))
+                    stage(f"teacher outputs loaded from {cache_file.name}")
+                    return soft, meta
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or from another teacher / split: recompute
+    model = load_any_model(teacher)
+    if not _has_preprocess(model):
+        raise FerBenchError(f"{teacher}: not a fer-bench model (no Preprocess layer); a teacher must take the "
+                            "same raw RGB faces as the student (a run's model.keras, an export or an ensemble)")
+    size, classes = model.input_shape[1], int(model.output_shape[-1])
+    if size != cache.images.shape[1] or classes != num_classes:
+        raise FerBenchError(f"{teacher}: takes {size} px and predicts {classes} classes; the student trains at "
+                            f"{cache.images.shape[1]} px on {num_classes} classes; pass a teacher of the same "
+                            "size and label set")
+    soft = np.zeros(shape, dtype=np.float32)
+    stage(f"teacher {teacher.name}: outputs for {len(fit_idx)} fit images (once; cached for resumes)")
+    for start in range(0, len(fit_idx), BATCH):
+        rows = np.sort(fit_idx[start:start + BATCH])  # sorted: sequential reads of the memory-mapped cache
+        x = cache.images[rows].astype(np.float32)
+        if x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        soft[rows] = model.predict_on_batch(x)
+    fit_acc = float(np.mean(soft[fit_idx].argmax(1) == cache.labels[fit_idx]))
+    meta = {"file": str(teacher), "sha256": sha, "fit_images": int(len(fit_idx)),
+            "teacher_accuracy_on_fit_images": round(fit_acc, 4)}
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(cache_file.name + ".tmp.npz")
+    np.savez(tmp, soft=soft, fingerprint=np.array(fp), meta=np.array(json.dumps(meta)))
+    tmp.replace(cache_file)
+    del model
+    return soft, meta
