@@ -129,3 +129,16 @@ def test_best_epoch_is_printed_as_a_number():
     assert _best_epoch({"full": {"epoch": 8, "val_accuracy": 0.68}}) == "8"
     assert _best_epoch({"frozen": {"epoch": 2}, "full": {"epoch": 5}}) == "frozen 2, full 5"
     assert _best_epoch(None) == "-"
+
+
+def test_float16_members_in_a_float32_ensemble_get_a_hint(tmp_path):
+    """Members taken out of a float16 ensemble compute in float16; a float32 ensemble of them cannot match them
+    to 1e-5, and the error says which file and what to pass."""
+    from fer_bench.protocol.ensemble import _copy
+
+    a, ma = _member(tmp_path, "a", 1)
+    half = tmp_path / "half.keras"
+    _copy(ma, "half", "float16").save(half)
+    with pytest.raises(FerBenchError, match="half.keras computes in float16: pass --dtype float16"):
+        build_ensemble([a, half], tmp_path / "e.keras")
+    assert build_ensemble([a, half], tmp_path / "e16.keras", dtype="float16")["dtype"] == "float16"

@@ -155,8 +155,9 @@ def _plan(cfg: RunConfig) -> str:
     n = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
     epochs = f"up to {cfg.frozen_epochs} frozen + {n}" if two else f"up to {n}"
     tests = ", ".join(cfg.tests) if cfg.tests else "none"
+    extra = f", distilled from {cfg.teacher} (weight {cfg.teacher_weight:g})" if cfg.teacher else ""
     return (f"training {cfg.model} at {cfg.res} px ({cfg.weights}, balance {cfg.balance}, recipe {cfg.recipe}, "
-            f"seed {cfg.seed}) on {cfg.train}, {epochs}; cross-domain tests: {tests}")
+            f"seed {cfg.seed}) on {cfg.train}, {epochs}{extra}; cross-domain tests: {tests}")
 
 
 def _print_outcome(out) -> None:

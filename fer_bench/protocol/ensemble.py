@@ -139,8 +139,12 @@ def build_ensemble(members: list[Path], out: Path, *, flip_tta: bool = False, dt
 
     diff = float(np.max(np.abs(ensemble.predict(x, verbose=0) - reference(x))))
     if diff > MAX_ABS_DIFF[dtype]:
-        raise FerBenchError(f"the {dtype} ensemble differs from its float32 members by {diff:.2e} "
-                            f"(limit {MAX_ABS_DIFF[dtype]:.0e}); not written")
+        half = [str(p) for p, m in zip(members, loaded, strict=True)
+                if any(getattr(layer.dtype_policy, "compute_dtype", "") == "float16" for layer in m.layers)]
+        hint = f"; {', '.join(half)} computes in float16: pass --dtype float16" if half and dtype != "float16" \
+            else ""
+        raise FerBenchError(f"the {dtype} ensemble differs from its members by {diff:.2e} "
+                            f"(limit {MAX_ABS_DIFF[dtype]:.0e}); not written{hint}")
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out, ".keras") as tmp:  # Keras insists on the .keras suffix
         ensemble.save(tmp)
