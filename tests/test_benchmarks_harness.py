@@ -20,6 +20,7 @@ import benchmarks.btfer_throughput as btfer_throughput
 import benchmarks.count_params as count_params
 import benchmarks.memory as memory
 import benchmarks.pipeline as pipeline
+import benchmarks.tta_views as tta_views
 from benchmarks import harness
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ SCRIPTS = {
     memory: ["measure_peak_rss", "measure_model_only", "measure_model_only_here"],
     btfer_throughput: ["measure_build_throughput"],
     count_params: ["measure_params"],
+    tta_views: ["score_views", "carve"],
 }
 
 
@@ -91,9 +93,10 @@ def test_timer_and_batch_rates():
     assert r["img_s"] == 128.0 and r["img_s_median"] == 128.0 and r["batches"] == 4 and r["seconds"] == 2.0
 
 
-@pytest.mark.parametrize("module", [pipeline, memory], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [pipeline, memory, tta_views], ids=lambda m: m.__name__)
 def test_missing_data_writes_nothing(module, tmp_path, capsys):
-    assert module.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 0
+    models = ["m.keras:0"] if module is tta_views else []
+    assert module.main([*models, "--data", str(tmp_path / "absent"), "--out", str(tmp_path / "out")]) == 0
     assert not (tmp_path / "out").exists()
     assert "Nothing measured" in capsys.readouterr().out
 
@@ -107,7 +110,7 @@ def test_memory_sampler_runs():
 
 
 @pytest.mark.parametrize("how", ["file", "module"])
-@pytest.mark.parametrize("name", ["pipeline", "memory", "btfer_throughput", "count_params"])
+@pytest.mark.parametrize("name", ["pipeline", "memory", "btfer_throughput", "count_params", "tta_views"])
 def test_runs_as_file_and_as_module(name, how):
     cmd = [sys.executable, f"benchmarks/{name}.py"] if how == "file" else [sys.executable, "-m", f"benchmarks.{name}"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -146,3 +149,18 @@ def test_input_path_measurement_on_synthetic_images(tmp_path):
     assert json.loads(json_path.read_text())["input_path"]["48"]["fer_bench"]["batches"] == 2
     md = md_path.read_text()
     assert md.startswith("# Input pipeline benchmark") and "fer-bench: decode_split + make_dataset" in md
+
+
+def test_tta_views_scores_every_view_set_on_the_runs_own_carve(tmp_path):
+    """The carve is the rows a run with that seed held out (so the figures never touch a test split)."""
+    keras = pytest.importorskip("keras")
+    from fer_bench.models.layers import VIEW_SETS
+    from fer_bench.models.registry import build_model
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path / "m.keras"
+    build_model("lenet5", 32, 7, "scratch").save(path)
+    r = tta_views.score_views(path, 3, "synth:lab?n=20&test=5", 0.2, 64)
+    assert list(r["views"]) == ["one view", *VIEW_SETS] and r["n"] > 0 and r["carve_seed"] == 3
+    assert r["views"]["flip+shift+zoom"]["passes"] == 12
+    assert all(0 <= v["accuracy"] <= 1 for v in r["views"].values())

@@ -1,0 +1,102 @@
+"""Which test-time views help a trained model, measured on the validation carve of its OWN run (never on a test split).
+
+Each model is scored on the rows its run held out of training (``--carve-seed``: the run's seed; the carve is
+the same stratified ``--val-fraction`` of the training split the run drew), with every named view set of
+``fer_bench.models.layers.VIEW_SETS`` (one view, flip, flip+zoom, flip+shift, flip+shift+zoom), through the same
+:class:`ViewAverage` layer that ``fer-bench ensemble --views`` saves in a file. The choice of view set for a
+shipped file or a distillation teacher is made on these figures.
+
+    python benchmarks/tta_views.py MEMBER0.keras:0 MEMBER1.keras:1 --data ../shared/data/fer2013
+
+(``FILE:SEED`` pairs: the model file and the seed of the run that trained it.) Writes
+``results/benchmarks/tta_views.{json,md}`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+if __package__:
+    from . import harness
+else:  # run as a file: python benchmarks/tta_views.py
+    import harness
+
+
+def carve(data: Path, size: int, seed: int, val_fraction: float):
+    """(images, labels) of the validation carve a fer-bench run with this seed drew from the training split."""
+    from fer_bench.data.cache import decode_split
+    from fer_bench.protocol.config import RunConfig
+    from fer_bench.protocol.run import _open, _train_and_test_splits, split_indices
+
+    src = _open(str(data))
+    train_split, test_split = _train_and_test_splits(src)
+    cache = decode_split(src, train_split, size, color="auto", resize="area")
+    cfg = RunConfig(model="lenet5", res=size, train=str(data), seed=seed, val_fraction=val_fraction)
+    _, val_idx, _ = split_indices(cache.labels, cfg, carve_test=test_split is None)
+    x = np.asarray(cache.images[val_idx], dtype=np.float32)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return x, cache.labels[val_idx].astype(np.int64)
+
+
+def score_views(model_path: Path, seed: int, data: Path, val_fraction: float, batch: int) -> dict:
+    import keras
+
+    from fer_bench.models.layers import VIEW_SETS, ViewAverage
+    from fer_bench.models.loading import load_keras
+
+    model = load_keras(model_path)
+    size = int(model.input_shape[1])
+    x, y = carve(data, size, seed, val_fraction)
+    out = {"model": model_path.name, "carve_seed": seed, "n": int(len(y)), "views": {}}
+    t = time.perf_counter()
+    p = model.predict(x, batch_size=batch, verbose=0)
+    out["views"]["one view"] = {"passes": 1, "accuracy": float(np.mean(p.argmax(1) == y))}
+    for name in VIEW_SETS:
+        inp = keras.Input(x.shape[1:])
+        wrapped = keras.Model(inp, ViewAverage(model, name)(inp))
+        p = wrapped.predict(x, batch_size=batch, verbose=0)
+        out["views"][name] = {"passes": 2 * len(VIEW_SETS[name]), "accuracy": float(np.mean(p.argmax(1) == y))}
+    out["seconds"] = round(time.perf_counter() - t, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+", help="FILE:SEED pairs (the seed of the run that trained the file)")
+    ap.add_argument("--data", type=Path, default=harness.DEFAULT_DATA)
+    ap.add_argument("--val-fraction", type=float, default=0.1)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--out", type=Path, default=harness.RESULTS)
+    a = ap.parse_args(argv)
+    if not harness.check_data(a.data):
+        return 0
+    harness.quiet_tf()
+    rows = []
+    for spec in a.models:
+        path, _, seed = spec.rpartition(":")
+        if not path or not seed.isdigit():
+            raise SystemExit(f"{spec}: write FILE:SEED, e.g. run/model.keras:0")
+        harness.say(f"{path}: scoring the views on the carve of seed {seed}")
+        rows.append(score_views(Path(path), int(seed), a.data, a.val_fraction, a.batch))
+    names = list(rows[0]["views"])
+    md = [f"# Test-time views on each model's own validation carve ({a.data.name}, {a.val_fraction:.0%} of train)",
+          "", "Accuracy on the rows the model's run held out of training (its carve), never on a test split; "
+          "passes = forward passes per face (each view is also taken flipped).", "",
+          "| model | carve seed | n | " + " | ".join(f"{v} ({rows[0]['views'][v]['passes']})" for v in names) + " |",
+          "|---|---|---|" + "---|" * len(names)]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['carve_seed']} | {r['n']} | "
+                  + " | ".join(f"{r['views'][v]['accuracy']:.4f}" for v in names) + " |")
+    data = {"rows": rows, "data": str(a.data), "val_fraction": a.val_fraction, "machine": harness.machine_info()}
+    harness.write_results(a.out, "tta_views", data, "\n".join(md))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
