@@ -124,6 +124,8 @@ def run_configs(configs: list[RunConfig], results: Path, *, force: bool = False)
 
         def on_stage(text):
             progress.update(now["task"], description=f"  {now['cfg'].short_name()}: {escape(str(text))}")
+            if not console.is_terminal:  # a log shows what a long silent stage (decoding, a teacher) is doing
+                console.print(f"{now['cfg'].short_name()}: {text}", highlight=False, markup=False, soft_wrap=True)
 
         def on_run(cfg, out, locked, seconds):
             if locked is not None:
