@@ -96,3 +96,44 @@ def test_two_logical_cpus_mirrored(tmp_path):
     # the same config hash (and folder) as a run without --devices
     cfg = RunConfig(model="lenet5", train=TRAIN, tests=(TEST,), epochs=1, batch_size=16).resolved()
     assert two["folder"] == one["folder"] == cfg.config_hash()
+
+
+def test_bf16_policy_keeps_a_float32_softmax_and_the_weights():
+    """--precision bf16: bfloat16 compute, but the softmax layer in float32 (no rounded probabilities)."""
+    import keras
+    import numpy as np
+
+    from fer_bench.models.registry import build_model
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model("lenet5", 32, 7, "scratch")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("predictions").compute_dtype == "float32"
+    assert model.layers[2].compute_dtype == "bfloat16"
+    out = model.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
+    assert out.dtype == np.float32 and np.allclose(out.sum(1), 1, atol=1e-5)
+
+
+def test_bf16_refused_on_a_cpu_without_native_bfloat16(monkeypatch):
+    import fer_bench.protocol.devices as devices
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    with pytest.raises(FerBenchError, match="--precision bf16 needs a CPU with AVX512_BF16"), \
+            devices.execution(None, "bf16", 16):
+        pass
+
+
+def test_bf16_run_trains_where_the_cpu_supports_it(tmp_path):
+    from fer_bench.protocol.devices import cpu_has_bf16
+    from fer_bench.protocol.run import execute_run
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no native bfloat16")
+    cfg = RunConfig(model="lenet5", res=32, train="synth:lab?n=6&test=3", epochs=1, precision="bf16")
+    out = execute_run(cfg, tmp_path)
+    import json
+
+    info = json.loads((out.folder / "run.json").read_text())
+    assert info["precision"] == "bf16" and 0 <= out.metrics["in_domain"]["accuracy"] <= 1

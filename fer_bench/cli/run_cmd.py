@@ -39,7 +39,8 @@ QUICKSTART = dict(models=["sequential_simple", "fer_vgg", "lenet5"], balance=["s
 
 _DEVICES_HELP = ("train each run with tf.distribute.MirroredStrategy on N GPUs (all: every visible one; CPU-only "
                  "machines: the logical CPUs); --batch-size stays the global batch, split across them")
-_PRECISION_HELP = f"{' | '.join(PRECISIONS)} (mixed: mixed_float16, GPUs only; part of the config hash)"
+_PRECISION_HELP = (f"{' | '.join(PRECISIONS)} (mixed: mixed_float16, GPUs only; bf16: mixed_bfloat16, CPUs with "
+                   "AVX512_BF16/AMX or GPUs; part of the config hash)")
 _SCALE_HELP = "linear scaling rule for --devices N: batch size x N and learning rate x N (a new config hash)"
 
 

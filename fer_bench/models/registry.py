@@ -81,8 +81,30 @@ def build_model(name: str, input_size: int, num_classes: int = 7, init: str = "s
         raise FerBenchError(f"unknown preprocessing policy {preprocess_policy!r}; use native or paper")
     mode = spec.preprocess_mode(init, preprocess_policy)
     if init == "scratch":  # nothing to load; scratch-only builders take no load_pretrained
-        return spec.builder(input_size, num_classes, init, mode)
-    return spec.builder(input_size, num_classes, init, mode, load_pretrained=load_pretrained)
+        return _float32_head(spec.builder(input_size, num_classes, init, mode))
+    return _float32_head(spec.builder(input_size, num_classes, init, mode, load_pretrained=load_pretrained))
+
+
+def _float32_head(model):
+    """Under a mixed-precision policy (``--precision mixed|bf16``), the same model with its softmax layer
+    ("predictions") computing in float32: a float16/bfloat16 softmax rounds probabilities near 0 and 1, which
+    the loss and the reported probabilities then inherit (Keras' own advice for mixed precision). Weights
+    (pretrained ones included) are copied over; under float32 the model is returned unchanged."""
+    import keras
+
+    if keras.mixed_precision.global_policy().compute_dtype == "float32":
+        return model
+    try:
+        model.get_layer("predictions")
+    except ValueError:
+        return model
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer.get("name") == "predictions" or layer.get("config", {}).get("name") == "predictions":
+            layer["config"]["dtype"] = "float32"
+    rebuilt = model.__class__.from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
 
 
 def backbone_of(model) -> Any | None:

@@ -6,6 +6,9 @@
   as the tests do). ``batch_size`` is the global batch: each of the N replicas gets ``batch_size / N`` images
   per step and the gradients are summed across them, so the learning rate and the training computed stay those
   of one device (see :func:`fer_bench.protocol.config.scale_for_devices` for the linear scaling rule).
+* ``precision`` ``bf16``: Keras' ``mixed_bfloat16`` policy (bfloat16 compute, float32 variables, no loss
+  scaling needed): on CPUs with AVX512_BF16 or AMX (checked in /proc/cpuinfo; refused elsewhere) and on GPUs.
+  The softmax layer computes in float32 under both mixed policies (models.registry).
 * ``precision`` ``mixed``: Keras' ``mixed_float16`` policy (float16 compute, float32 variables, dynamic loss
   scaling through the optimizer Keras wraps at compile time). GPU only: on CPUs it brings no speed-up and
   usually runs slower, so a run without a visible GPU refuses it in one line instead of silently training in
@@ -17,6 +20,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from ..errors import FerBenchError
 
@@ -63,6 +67,19 @@ def patch_symbolic_build(model) -> None:
     model._maybe_symbolic_build = build
 
 
+#: the Keras dtype policy of each non-default --precision
+POLICIES = {"mixed": "mixed_float16", "bf16": "mixed_bfloat16"}
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (oneDNN uses AVX512_BF16 / AMX; elsewhere it emulates it)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 @contextlib.contextmanager
 def execution(devices: int | str | None, precision: str, batch_size: int):
     """Enter the run's distribution strategy and precision policy; yields the record for ``run.json``."""
@@ -73,7 +90,11 @@ def execution(devices: int | str | None, precision: str, batch_size: int):
                     "global_batch": int(batch_size), "per_replica_batch": int(batch_size)}
     if precision == "mixed" and not tf.config.list_logical_devices("GPU"):
         raise FerBenchError("--precision mixed needs a GPU (mixed_float16 brings CPUs no speed-up and usually "
-                            "runs slower); use --precision float32 here, or run on a GPU machine")
+                            "runs slower); use --precision float32 here (or bf16 on a CPU with AVX512_BF16), "
+                            "or run on a GPU machine")
+    if precision == "bf16" and not tf.config.list_logical_devices("GPU") and not cpu_has_bf16():
+        raise FerBenchError("--precision bf16 needs a CPU with AVX512_BF16 or AMX (this one has neither, so "
+                            "bfloat16 would be emulated and slower) or a GPU; use --precision float32 here")
     previous = keras.mixed_precision.global_policy().name
     strategy = None
     if devices is not None:
@@ -86,8 +107,8 @@ def execution(devices: int | str | None, precision: str, batch_size: int):
         record.update(strategy="MirroredStrategy", replicas=n, device_names=names, device_kind=kind,
                       per_replica_batch=int(batch_size) // n)
     try:
-        if precision == "mixed":
-            keras.mixed_precision.set_global_policy("mixed_float16")
+        if precision in POLICIES:
+            keras.mixed_precision.set_global_policy(POLICIES[precision])
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             yield record
     finally:
