@@ -102,8 +102,8 @@ def test_teacher_is_hash_neutral_when_unset_and_checked():
         RunConfig(teacher="t.keras", teacher_weight=0)
 
 
-def test_distilled_run_records_its_teacher_and_cleans_its_cache(tmp_path):
-    from fer_bench.protocol.run import execute_run, teacher_cache_file
+def test_distilled_run_records_its_teacher_and_shares_its_cache(tmp_path):
+    from fer_bench.protocol.run import execute_run
 
     teacher, _ = _member(tmp_path, "teacher", 4)
     cfg = RunConfig(model="lenet5", res=32, train="synth:lab?n=6&test=3", epochs=1, teacher=str(teacher),
@@ -113,8 +113,15 @@ def test_distilled_run_records_its_teacher_and_cleans_its_cache(tmp_path):
     assert info["teacher"]["sha256"] and info["teacher"]["weight"] == 0.6
     assert info["teacher"]["fit_images"] == info["n_fit"]
     assert 0 <= info["teacher"]["teacher_accuracy_on_fit_images"] <= 1
-    assert not teacher_cache_file(tmp_path / "res", cfg.config_hash()).exists()
     assert json.loads((out.folder / "config.json").read_text())["teacher"] == str(teacher)
+    (cached,) = (tmp_path / "res" / "teachers").glob("*.npz")
+    # another student of the same teacher and split (here: another weight) reuses the teacher's outputs
+    stages = []
+    from fer_bench.protocol.run import execute_run as run_again
+
+    run_again(RunConfig(**{**cfg.to_dict(), "teacher_weight": 0.3}), tmp_path / "res", on_stage=stages.append)
+    assert any("teacher outputs loaded" in s for s in stages)
+    assert list((tmp_path / "res" / "teachers").glob("*.npz")) == [cached]
 
 
 def test_bad_teachers_fail_in_one_line(tmp_path):

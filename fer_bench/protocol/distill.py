@@ -3,8 +3,9 @@
 Why: an ensemble with multi-view test-time augmentation is more accurate than one network but several times
 slower; training one network towards the ensemble's outputs (Hinton et al., 2015, "Distilling the knowledge in
 a neural network") moves much of that accuracy into a model that runs at single-network speed. The teacher
-sees each fit image once, un-augmented (its outputs are cached beside the run's checkpoint, so a resumed run
-does not recompute them); the student sees the augmented image with that target (offline distillation).
+sees each fit image once, un-augmented (its outputs are cached in ``<results>/teachers/``, keyed by the
+teacher file's sha256 and the fit rows, so a resumed run or another student of the same teacher and split does
+not recompute them: 0.8 MB for FER2013); the student sees the augmented image with that target (offline distillation).
 Only fit images get soft targets: the validation carve and the test split are scored against their labels
 alone, so the teacher never enters model selection or the final score.
 """
@@ -42,7 +43,7 @@ def _fingerprint(sha: str, fit_idx: np.ndarray, shape: tuple) -> str:
     return h.hexdigest()[:16]
 
 
-def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int, cache_file: Path,
+def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int, cache_dir: Path,
                     on_stage: Callable[[str], None] | None = None) -> tuple[np.ndarray, dict]:
     """(soft targets, record): a (rows of *cache*, classes) float32 array holding the teacher's softmax output
     for every fit row (zeros elsewhere), and what run.json records (file, sha256, the teacher's accuracy on the
@@ -58,6 +59,7 @@ def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int,
     fit_idx = np.asarray(fit_idx, dtype=np.int64)
     shape = (len(cache.labels), num_classes)
     fp = _fingerprint(sha, fit_idx, shape)
+    cache_file = Path(cache_dir) / f"{sha[:12]}-{fp}.npz"
     if cache_file.is_file():
         try:
             with np.load(cache_file) as z:

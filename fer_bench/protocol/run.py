@@ -90,11 +90,6 @@ def _train_and_test_splits(source: DataSource) -> tuple[str, str | None]:
     return train, test
 
 
-def teacher_cache_file(results: Path, key: str) -> Path:
-    """Where a distillation run keeps its teacher's outputs until the run is finished (see protocol.distill)."""
-    return Path(results) / "runs" / f".{key}.teacher.npz"
-
-
 def _check_same_init_file(cfg: RunConfig, run: dict | None, key: str) -> None:
     """Refuse to report a finished warm-started run as done when its --init-from file has changed since.
 
@@ -290,7 +285,7 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
         from .distill import teacher_targets
 
         soft, teacher_record = teacher_targets(Path(cfg.teacher), train_cache, fit_idx, num_classes,
-                                               teacher_cache_file(results, key), stage)
+                                               Path(results) / "teachers", stage)
         teacher_record = {**teacher_record, "weight": cfg.teacher_weight}
     clock = EpochCounter()
     train_ds = make_dataset(train_cache, fit_idx, batch_size=cfg.batch_size, num_classes=num_classes,
@@ -344,7 +339,6 @@ def record(p: Prepared, fit: dict) -> RunOutcome:
         writer.abort()
         raise
     p.checkpoint.discard()
-    teacher_cache_file(p.results, p.key).unlink(missing_ok=True)
     return RunOutcome(p.cfg, folder, False, metrics, "resumed" if p.resumed_from else "trained", p.resumed_from)
 
 
