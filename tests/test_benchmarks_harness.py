@@ -20,6 +20,7 @@ import benchmarks.btfer_throughput as btfer_throughput
 import benchmarks.count_params as count_params
 import benchmarks.memory as memory
 import benchmarks.pipeline as pipeline
+import benchmarks.precision as precision
 import benchmarks.tta_views as tta_views
 from benchmarks import harness
 
@@ -30,6 +31,7 @@ SCRIPTS = {
     btfer_throughput: ["measure_build_throughput"],
     count_params: ["measure_params"],
     tta_views: ["score_views", "carve"],
+    precision: ["measure_precision", "available_precisions"],
 }
 
 
@@ -110,7 +112,8 @@ def test_memory_sampler_runs():
 
 
 @pytest.mark.parametrize("how", ["file", "module"])
-@pytest.mark.parametrize("name", ["pipeline", "memory", "btfer_throughput", "count_params", "tta_views"])
+@pytest.mark.parametrize("name", ["pipeline", "memory", "btfer_throughput", "count_params", "tta_views",
+                                  "precision"])
 def test_runs_as_file_and_as_module(name, how):
     cmd = [sys.executable, f"benchmarks/{name}.py"] if how == "file" else [sys.executable, "-m", f"benchmarks.{name}"]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -164,3 +167,9 @@ def test_tta_views_scores_every_view_set_on_the_runs_own_carve(tmp_path):
     assert list(r["views"]) == ["one view", *VIEW_SETS] and r["n"] > 0 and r["carve_seed"] == 3
     assert r["views"]["flip+shift+zoom"]["passes"] == 12
     assert all(0 <= v["accuracy"] <= 1 for v in r["views"].values())
+
+
+def test_precision_times_float32_in_a_subprocess():
+    r = precision.measure_precision("float32", "lenet5", 32, 8, 2, 1)
+    assert r["train_img_s"] > 0 and r["predict_img_s"] > 0
+    assert precision.available_precisions()[0] == "float32"
