@@ -44,9 +44,9 @@ class RunConfig:
       sha256; left out of the hash when unset (as are ``teacher_weight`` then), so earlier folders keep names.
     precision: ``float32`` (default), ``mixed`` (Keras' ``mixed_float16`` policy, GPUs only: a run on a machine
       without a GPU refuses it in one line) or ``bf16`` (``mixed_bfloat16``: CPUs with AVX512_BF16 or AMX, and
-      GPUs; 1.45x the float32 training rate of fer_vgg on a 2-core AVX512_BF16 CPU, benchmarks/precision.py). Mixed precision
-      changes the numbers, so it is part of the hash, but only when it is not the default: every config
-      written before the option existed keeps its folder.
+      GPUs; 1.45x the float32 training rate of fer_vgg on a 2-core AVX512_BF16 CPU, benchmarks/precision.py).
+      Mixed precision changes the numbers, so it is part of the hash, but only when it is not the default:
+      every config written before the option existed keeps its folder.
     devices: None (default: no distribution strategy, TensorFlow's default device), an int N or ``"all"``:
       train under ``tf.distribute.MirroredStrategy`` on N (all) GPUs, or logical CPUs on a machine without
       GPUs. ``batch_size`` stays the *global* batch (split across the replicas) and the learning rate is
