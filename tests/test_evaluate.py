@@ -89,3 +89,10 @@ def test_results_rows_external_for_foreign_ours_for_fer_bench_files(tmp_path):
     configs = {json.loads(p.read_text())["model"]: json.loads(p.read_text())
                for p in (res / "runs").glob("*/config.json")}
     assert configs["fer_like"]["external"] is True and configs["ours_file"]["external"] is False
+    # each scored file's record says how it was made: command, versions, the scored data's manifest
+    for run_json in (res / "runs").glob("*/run.json"):
+        info = json.loads(run_json.read_text())
+        assert isinstance(info["command"], str) and info["command"]  # sys.argv as a shell line (pytest's here)
+        assert info["versions"]["tensorflow"] and len(info["model_sha256"]) == 64
+        assert info["data"]["in_domain"]["manifest_hash"]
+    assert len(list((res / "runs").glob("*/run.json"))) == 2

@@ -166,6 +166,15 @@ def write_external_run(results: Path, model: Path, name: str, trained_on: str, r
                                  "config_hash": key})
     metrics = {**metrics, "role": role}
     w.write_json("metrics.json", {"in_domain" if role == "in_domain" else data: metrics})
+    from .run import command_line
+
+    # what a run.json holds for a trained run: the command, versions and the scored data's manifest
+    w.write_json("run.json", {"config_hash": key, "command": command_line(), "versions": metrics.get("versions"),
+                              "model_sha256": metrics["model_sha256"],
+                              "data": {"in_domain" if role == "in_domain" else data: {
+                                  "dataset": data, "split": metrics.get("split"),
+                                  "manifest_hash": metrics.get("manifest_hash"),
+                                  "content_hash": metrics.get("content_hash")}}})
     table.to_csv(w.path("predictions/evaluation.csv"), index=False)
     w.commit()
     return Path(results) / "runs" / key
