@@ -100,6 +100,9 @@ CASES = [
     (["plot", "--help"], 0, "KIND"),
     (["plot"], 2, "Missing argument"),
     (["plot", "nokind", "--out", f"{NOPE}/x.png"], 2, "unknown plot kind 'nokind'"),
+    # status
+    (["status", "--help"], 0, "--results"),
+    (["status", "--results", NOPE], 2, "no such results folder"),
     # predict, bench-latency
     (["predict", "--help"], 0, "INPUT..."),
     (["predict"], 2, "Missing argument"),

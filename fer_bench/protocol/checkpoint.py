@@ -6,7 +6,8 @@ A run in progress keeps ``<results>/runs/.<config-hash>.partial/``:
   seed states) and, inside a phase, every variable of the optimizer (step count, learning rate, Adam moments);
 * ``best_[ab].npz``: the best-on-validation weights so far (what :class:`~fer_bench.protocol.train.KeepBest` keeps);
 * ``progress.json``: the phase and the number of finished epochs in it, the history rows, the early-stopping
-  and learning-rate-plateau counters, and the fingerprint of the data the run was started on.
+  and learning-rate-plateau counters, the fingerprint of the data the run was started on, and (``run``) the
+  run's config, name and command, which ``fer-bench status`` shows.
 
 The data order and the augmentation of an epoch are pure functions of (seed, epoch) (see
 :mod:`fer_bench.data.pipeline`), so the restored state plus the epoch number is everything a resumed run needs
@@ -70,10 +71,11 @@ def _shapes(names: list[str]) -> list[str]:
 class RunCheckpoint:
     """The checkpoint folder of one run in progress (see the module docstring)."""
 
-    def __init__(self, results: Path, config_hash: str, data_fingerprint: str):
+    def __init__(self, results: Path, config_hash: str, data_fingerprint: str, meta: dict | None = None):
         self.folder = Path(results) / "runs" / f".{config_hash}.partial"
         self.config_hash = config_hash
         self.data_fingerprint = data_fingerprint
+        self.meta = meta  # what `fer-bench status` shows of a run in progress: its config, name and command
         self.progress: dict | None = None
 
     # ---- reading ----------------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ class RunCheckpoint:
             prog = {"format": FORMAT, "config_hash": self.config_hash, "data": self.data_fingerprint,
                     "phase": phase, "epoch_done": epoch_done, "stopped": stopped, "history": history,
                     "best": best, "callbacks": callbacks, "best_file": best_file if best_weights is not None else None,
-                    "state_file": state_file}
+                    "state_file": state_file, **({"run": self.meta} if self.meta else {})}
             atomic_write(self.folder / "progress.json", json.dumps(prog, default=float))
         except OSError as exc:
             raise _disk_error(self.folder, exc, epoch_text) from None

@@ -294,7 +294,8 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
     # checkpoints hold the model, the optimizer's moments (2x the weights) and the best weights, twice over
     check_free_space(results, int(model.count_params()) * 4 * 8 + (64 << 20))
     checkpoint = RunCheckpoint(results, key, data_fingerprint=_data_fingerprint(train_cache, val_cache, fit_idx,
-                                                                                val_idx))
+                                                                                val_idx),
+                               meta={"name": cfg.short_name(), "config": cfg.to_dict(), "command": command_line()})
     resumed = checkpoint.load()
     resumed_from = None
     if resumed:
