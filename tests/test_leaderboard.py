@@ -181,8 +181,9 @@ def test_scaled_batch_and_mixed_precision_runs_are_rows_of_their_own(tmp_path):
     _run(tmp_path, "b", 0.66, seed=1)
     _run(tmp_path, "c", 0.60, seed=1, batch_size=256, learning_rate=0.004)
     _run(tmp_path, "d", 0.62, seed=1, precision="mixed")
+    _run(tmp_path, "e", 0.69, seed=1, teacher="/m/ens.keras", teacher_weight=0.5)
     agg, tables = build_leaderboard(tmp_path)
-    assert sorted(agg["variant"]) == ["-", "batch 256, lr 0.004", "mixed"]
+    assert sorted(agg["variant"]) == ["-", "batch 256, lr 0.004", "mixed", "teacher ens.keras x0.5"]
     assert agg[agg["variant"] == "-"].iloc[0]["seeds"] == 2
     labels = set(next(iter(tables.values()))["model"])
     assert "fer_vgg 48 scratch [strong recipe], 32 ep [batch 256, lr 0.004]" in labels

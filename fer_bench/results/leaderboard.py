@@ -46,6 +46,8 @@ def variant_label(cfg: dict) -> str:
             continue
         if value != default:
             parts.append(fmt.format(value))
+    if cfg.get("teacher"):  # a distilled run is never a seed of an undistilled one (nor of another teacher's)
+        parts.append(f"teacher {Path(cfg['teacher']).name} x{cfg.get('teacher_weight', 0.5):g}")
     parts += [f"{k}={v}" for k, v in cfg.get("extra") or ()]
     return ", ".join(parts) or "-"
 BALANCE_ORDER = [*WEIGHTED_BALANCES, "none", "-"]
