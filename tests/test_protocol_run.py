@@ -178,3 +178,16 @@ def test_record_of_a_resumed_run_says_so(trained):
     assert (out.status, out.resumed_from) == ("resumed", "full epoch 1")
     assert json.loads((out.folder / "run.json").read_text())["resumed_from"] == "full epoch 1"
     assert [q.name for q in (results / "runs").iterdir()] == [p.key]  # replaced in place, nothing left over
+
+
+def test_missing_dataset_path_fails_before_anything_is_created(tmp_path):
+    """A mistyped --train or --test path is one line, and the results folder stays untouched (no lock file)."""
+    from fer_bench.errors import FerBenchError
+    from fer_bench.protocol.config import RunConfig
+    from fer_bench.protocol.run import execute_run
+
+    for cfg in (RunConfig(model="lenet5", train=str(tmp_path / "nope")),
+                RunConfig(model="lenet5", train="synth:lab?n=6&test=3", tests=(str(tmp_path / "nope2"),))):
+        with pytest.raises(FerBenchError, match="not found; check the path"):
+            execute_run(cfg, tmp_path / "results")
+    assert not (tmp_path / "results").exists()

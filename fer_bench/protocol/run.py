@@ -126,13 +126,17 @@ def execute_run(cfg: RunConfig, results: Path, *, force: bool = False, on_epoch:
     if cfg.init_from and not Path(cfg.init_from).is_file():  # before any decoding, and before the skip check
         raise FerBenchError(f"{cfg.init_from}: --init-from file not found; pass a run's model.keras or an "
                             "exported .keras")
-    if cfg.teacher and not Path(cfg.teacher).is_file():
-        raise FerBenchError(f"{cfg.teacher}: --teacher file not found; pass a fer-bench model or ensemble "
-                            ".keras file")
     if is_finished(results, key) and not force:
         run = read_run(run_dir(results, key))
         _check_same_init_file(cfg, run, key)
         return RunOutcome(cfg, run_dir(results, key), True, run["metrics"] if run else {}, "finished-before")
+    from ..data.adapters import check_dataset_spec
+
+    for spec in (cfg.train, *cfg.tests):  # before the lock: a mistyped path creates nothing in the results folder
+        check_dataset_spec(spec)
+    if cfg.teacher and not Path(cfg.teacher).is_file():  # a finished run needs its teacher no more
+        raise FerBenchError(f"{cfg.teacher}: --teacher file not found; pass a fer-bench model or ensemble "
+                            ".keras file")
     with run_lock(results, key):  # one process per config; raises RunLockedError while another holds it
         if is_finished(results, key) and not force:  # finished by another process while we waited
             run = read_run(run_dir(results, key))

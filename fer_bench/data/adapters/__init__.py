@@ -137,6 +137,28 @@ def _is_bare_name(spec: str) -> bool:
     return bool(spec) and "/" not in spec and os.sep not in spec and not spec.startswith((".", "~"))
 
 
+def check_dataset_spec(spec: str | Path, *, registry_file: str | Path | None = None) -> None:
+    """Fail (one line) on a DATASET spec whose path or registry entry does not exist, without reading any
+    data: a run checks its datasets this way before it takes its lock or creates anything in the results
+    folder."""
+    text = str(spec).strip()
+    if not text or text.lower().startswith("synth:"):
+        return
+    if _is_bare_name(text):
+        reg_path, explicit = registry_path(registry_file)
+        registry = load_registry(registry_file) if (explicit or reg_path.is_file()) else {}
+        entry = registry.get(text)
+        if entry is not None:
+            if not entry.path.lower().startswith("synth:") and not Path(entry.path).exists():
+                raise FerBenchError(f"dataset {text!r} is registered in {show(entry.file)} as {entry.path}, which "
+                                    "does not exist; fix its path there")
+            return
+    path = Path(text).expanduser()
+    if not path.exists():
+        reg_path, _ = registry_path(registry_file)
+        raise FerBenchError(f"dataset path {show(path)} not found; check the path or register it in {show(reg_path)}")
+
+
 def open_dataset(
     spec: str | Path, *, registry_file: str | Path | None = None, format: str | None = None
 ) -> DataSource:
