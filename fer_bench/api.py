@@ -148,7 +148,14 @@ def ensemble(out: str | Path, members: Sequence[str | Path], *, flip_tta: bool =
 
     Returns {"summary": build summary, "evaluation": metrics on card_data (or None), "card": card path}.
     """
-    for m in members:  # before the seconds-long TensorFlow import
+    if views is not None:  # before the files and the seconds-long TensorFlow import
+        from .models.views import view_names
+
+        view_names(views)
+        if flip_tta and views != "flip":
+            raise FerBenchError(f"--tta and --views {views}: every view set already holds the flipped views; "
+                                "pass one of them")
+    for m in members:
         if not Path(m).is_file():
             raise FerBenchError(f"model file {m} not found; check the path")
     from .protocol.ensemble import build_ensemble

@@ -133,3 +133,24 @@ def test_bad_teachers_fail_in_one_line(tmp_path):
     wrong, _ = _member(tmp_path, "wrong", 5, size=48)
     with pytest.raises(FerBenchError, match="takes 48 px"):
         execute_run(RunConfig(**base, teacher=str(wrong)), tmp_path / "r2")
+
+
+def test_view_and_tta_mistakes_fail_before_any_file_is_read(tmp_path):
+    from fer_bench import api
+
+    with pytest.raises(FerBenchError, match="unknown view set 'crops'"):
+        api.ensemble(tmp_path / "e.keras", [tmp_path / "missing_a.keras", tmp_path / "missing_b.keras"],
+                     views="crops")
+    with pytest.raises(FerBenchError, match="pass one of them"):
+        api.ensemble(tmp_path / "e.keras", [tmp_path / "missing_a.keras", tmp_path / "missing_b.keras"],
+                     views="flip+zoom", flip_tta=True)
+
+
+def test_teacher_weight_without_a_teacher_is_refused():
+    from typer.testing import CliRunner
+
+    from fer_bench.cli.app import app
+
+    r = CliRunner().invoke(app, ["run", "--model", "lenet5", "--train", "synth:lab?n=6&test=3",
+                                 "--teacher-weight", "0.7"])
+    assert r.exit_code != 0 and "--teacher-weight needs --teacher" in str(r.exception)

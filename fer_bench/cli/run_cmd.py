@@ -308,8 +308,8 @@ def register(app: typer.Typer) -> None:
                                        help="continue training from this .keras file (same architecture)"),
         teacher: Path = typer.Option(None, "--teacher", help="distil from this model or ensemble .keras: its "
                                      "outputs on the fit images become soft targets"),
-        teacher_weight: float = typer.Option(0.5, "--teacher-weight",
-                                             help="share of the teacher in each target (0 < w <= 1)"),
+        teacher_weight: float = typer.Option(None, "--teacher-weight",
+                                             help="share of the teacher in each target (0 < w <= 1; default 0.5)"),
         devices: str = typer.Option(None, "--devices", metavar="N|all", help=_DEVICES_HELP),
         precision: str = typer.Option("float32", "--precision", help=_PRECISION_HELP),
         scale_batch: bool = typer.Option(False, "--scale-batch", help=_SCALE_HELP),
@@ -325,7 +325,9 @@ def register(app: typer.Typer) -> None:
                         color=color, max_train_images=max_train_images, augment=not no_augment,
                         deterministic=deterministic, init_from=str(init_from) if init_from else None,
                         precision=precision, devices=devices, teacher=str(teacher) if teacher else None,
-                        teacher_weight=teacher_weight)
+                        teacher_weight=0.5 if teacher_weight is None else teacher_weight)
+        if teacher_weight is not None and not teacher:
+            raise FerBenchError("--teacher-weight needs --teacher FILE.keras (the model to distil from)")
         if not train:  # no silent 100-epoch default run: say what to pass
             raise FerBenchError("no training data; pass --train DATASET (a dataset folder, a name from "
                                 "datasets.toml, or synth:lab for a synthetic try-out), or run `fer-bench quickstart`")

@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
                           f"{results})", markup=False, highlight=False, soft_wrap=True)
             return
         t = Table(title=escape(f"runs in progress in {results}"))
-        t.add_column("run / state", overflow="fold")
-        for col in ("epochs", "best val (ep)", "last val", "ES wait", "lr", "hours"):
+        t.add_column("run / state", overflow="fold", min_width=22)
+        for col in ("epochs", "best val (ep)", "last val", "ES", "hours"):
             t.add_column(col, justify="right", no_wrap=True)
         for r in runs:
             cap = r.get("epoch_cap")
@@ -53,8 +53,9 @@ def register(app: typer.Typer) -> None:
             wait = "-" if r.get("early_stopping_wait") is None else f"{r['early_stopping_wait']}/{r['patience']}"
             label = r["hash"] if r["name"] == "?" else f"{r['name']} {r['hash']}"
             t.add_row(escape(f"{label}\n{r['state']}"), epochs, best, _num(r.get("last_val_accuracy"), ".3f"), wait,
-                      _num(r.get("lr"), ".1g"), f"{(r.get('train_seconds') or 0) / 3600:.1f}")
+                      f"{(r.get('train_seconds') or 0) / 3600:.1f}")
         console.print(t)
-        console.print("epochs: finished epochs of the current phase / cap; ES wait: epochs since the best "
-                      "validation loss / early-stopping patience; hours: training time so far (wall clock).",
+        console.print("epochs: finished epochs of the current phase / cap; ES: epochs since the best "
+                      "validation loss / early-stopping patience; hours: training time so far (wall clock); "
+                      "--json adds the learning rate and the command.",
                       markup=False, highlight=False, soft_wrap=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from .views import VIEW_SETS, view_names  # noqa: F401 - re-exported: the named view sets live in views.py
+
 # ImageNet caffe-style means (BGR), VGGFace v1 (VGG16) and v2 (ResNet50/SENet50) means (BGR)
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 _VGGFACE1_BGR_MEAN = (93.5940, 104.7624, 129.1863)
@@ -109,27 +111,6 @@ class FlipAverage(layers.Layer):
         config = dict(config)
         config["inner"] = keras.saving.deserialize_keras_object(config["inner"])
         return cls(**config)
-
-
-#: Named sets of test-time views: (transform, flipped) pairs. "shift" moves the face by res/24 px (2 px at 48)
-#: in one of four directions with edge pixels repeated; "zoom" is the central 44/48 of the face resized back.
-#: Which set helps is measured on a validation carve of the training data (benchmarks/tta_views.py), never on
-#: a test split.
-VIEW_SETS = {
-    "flip": ("id",),
-    "flip+zoom": ("id", "zoom"),
-    "flip+shift": ("id", "right", "left", "down", "up"),
-    "flip+shift+zoom": ("id", "right", "left", "down", "up", "zoom"),
-}
-
-
-def view_names(views: str) -> tuple[str, ...]:
-    """The transforms of a named view set, each also taken flipped (so 2x as many forward passes)."""
-    if views not in VIEW_SETS:
-        from ..errors import FerBenchError
-
-        raise FerBenchError(f"unknown view set {views!r}; use one of {', '.join(VIEW_SETS)}")
-    return VIEW_SETS[views]
 
 
 def apply_view(x, name: str):
