@@ -182,8 +182,13 @@ def test_scaled_batch_and_mixed_precision_runs_are_rows_of_their_own(tmp_path):
     _run(tmp_path, "c", 0.60, seed=1, batch_size=256, learning_rate=0.004)
     _run(tmp_path, "d", 0.62, seed=1, precision="mixed")
     _run(tmp_path, "e", 0.69, seed=1, teacher="/m/ens.keras", teacher_weight=0.5)
+    # students of two different runs' model.keras: told apart by the teacher's sha256 in run.json
+    for key, sha in (("f", "aaaaaaaa1111"), ("g", "bbbbbbbb2222")):
+        _run(tmp_path, key, 0.66, seed=1, teacher=f"/runs/{key}/model.keras")
+        (tmp_path / "runs" / key / "run.json").write_text(json.dumps({"teacher": {"sha256": sha}}))
     agg, tables = build_leaderboard(tmp_path)
-    assert sorted(agg["variant"]) == ["-", "batch 256, lr 0.004", "mixed", "teacher ens.keras x0.5"]
+    assert sorted(agg["variant"]) == ["-", "batch 256, lr 0.004", "mixed", "teacher /m/ens.keras x0.5",
+                                      "teacher model.keras aaaaaaaa x0.5", "teacher model.keras bbbbbbbb x0.5"]
     assert agg[agg["variant"] == "-"].iloc[0]["seeds"] == 2
     labels = set(next(iter(tables.values()))["model"])
     assert "fer_vgg 48 scratch [strong recipe], 32 ep [batch 256, lr 0.004]" in labels
@@ -197,6 +202,20 @@ def test_csv_from_before_the_variant_column_is_replaced_by_run_folders(tmp_path)
     legacy = tmp_path / "legacy.csv"
     pd.read_csv(old / "leaderboard.csv").drop(columns=["variant"]).to_csv(legacy, index=False)
     new = tmp_path / "new"
-    _run(new, "b", 0.66, learning_rate=0.0005)  # the same run, now with its variant: no duplicate row
+    _run(new, "a", 0.50, learning_rate=0.0005)  # the same run, now labelled with its variant: no duplicate row
     agg, _ = build_leaderboard(new, merge=[legacy])
-    assert len(agg) == 1 and agg.iloc[0]["accuracy"] == 0.66 and agg.iloc[0]["variant"] == "lr 0.0005"
+    assert len(agg) == 1 and agg.iloc[0]["accuracy"] == 0.50 and agg.iloc[0]["variant"] == "lr 0.0005"
+    assert agg.iloc[0]["runs"] == "a"  # the run folder's row, not the CSV's
+
+
+def test_old_csv_row_survives_a_new_variant_run_of_the_same_cell(tmp_path):
+    """A bf16 run in the folders is another row: it does not replace an old CSV's plain row of that cell."""
+    old = tmp_path / "old"
+    _run(old, "a", 0.50)
+    write_leaderboard(old)
+    legacy = tmp_path / "legacy.csv"
+    pd.read_csv(old / "leaderboard.csv").drop(columns=["variant"]).to_csv(legacy, index=False)
+    new = tmp_path / "new"
+    _run(new, "b", 0.66, precision="bf16")
+    agg, _ = build_leaderboard(new, merge=[legacy])
+    assert sorted(agg["variant"]) == ["-", "bf16"] and len(agg) == 2

@@ -39,7 +39,8 @@ def test_views_are_edge_padded_shifts_and_a_central_zoom():
 
     zoom = tf.image.resize(x[:, 2:46, 2:46], (48, 48), "bilinear").numpy()
     np.testing.assert_allclose(np.asarray(apply_view(x, "zoom")), zoom, atol=1e-3)
-    assert np.asarray(apply_view(x, "id")) is not None and VIEW_SETS["flip+shift+zoom"][-1] == "zoom"
+    np.testing.assert_array_equal(np.asarray(apply_view(x, "id")), x)
+    assert VIEW_SETS["flip+shift+zoom"][-1] == "zoom"
 
 
 def test_view_average_is_the_mean_over_views_and_their_flips():
@@ -79,17 +80,39 @@ def test_ensemble_with_views_saves_reloads_and_matches_its_members(tmp_path):
         build_ensemble([a, b], tmp_path / "g.keras", views="flip+zoom", flip_tta=True)
 
 
-def test_soft_targets_mix_with_the_one_hot_labels():
+def test_soft_targets_follow_their_rows_through_shuffling_and_class_weights():
+    """Each image's target is built from its own teacher row, whatever the epoch's order; weights stay by label."""
     from fer_bench.data.cache import CachedSplit
 
-    images = np.zeros((4, 8, 8, 1), np.uint8)
-    labels = np.array([0, 1, 2, 3])
-    cached = CachedSplit(images=images, labels=labels, items=["a", "b", "c", "d"], meta={}, path=None)
-    soft = np.full((4, 7), 1 / 7, np.float32)
-    ds = make_dataset(cached, [0, 1, 2, 3], batch_size=4, soft_targets=soft, soft_weight=0.25)
-    _, y = next(iter(ds))
-    expect = 0.75 * np.eye(7)[labels] + 0.25 / 7
-    np.testing.assert_allclose(y.numpy(), expect, atol=1e-6)
+    n = 12
+    images = np.arange(n, dtype=np.uint8).reshape(n, 1, 1, 1) * np.ones((1, 4, 4, 1), np.uint8)  # pixel = row
+    labels = np.arange(n) % 7
+    cached = CachedSplit(images=images, labels=labels, items=[str(i) for i in range(n)], meta={}, path=None)
+    soft = np.random.default_rng(0).dirichlet(np.ones(7), n).astype(np.float32)  # a distinct row per image
+    fit = np.array([11, 3, 7, 0, 5, 9, 2])
+    ds = make_dataset(cached, fit, batch_size=3, shuffle=True, seed=4, soft_targets=soft, soft_weight=0.25,
+                      class_weights={0: 2.0})
+    seen = []
+    for x, y, w in ds:
+        rows = x.numpy()[:, 0, 0, 0].astype(int)  # the row each image came from
+        expect = 0.75 * np.eye(7)[labels[rows]] + 0.25 * soft[rows]
+        np.testing.assert_allclose(y.numpy(), expect, atol=1e-6)
+        np.testing.assert_allclose(w.numpy(), np.where(labels[rows] == 0, 2.0, 1.0))
+        seen += list(rows)
+    assert sorted(seen) == sorted(fit) and seen != list(fit)  # every fit row once, in a shuffled order
+
+
+def test_teacher_trained_on_a_test_set_is_refused(tmp_path):
+    from fer_bench.protocol.distill import check_teacher_against_tests
+
+    run = tmp_path / "runs" / "abc"
+    run.mkdir(parents=True)
+    (run / "model.keras").write_bytes(b"x")
+    (run / "config.json").write_text(json.dumps({"train": "synth:wild"}))
+    with pytest.raises(FerBenchError, match="trained on synth:wild, which this run tests on"):
+        check_teacher_against_tests(run / "model.keras", ("synth:wild",))
+    assert check_teacher_against_tests(run / "model.keras", ("other",)) == ["synth:wild"]
+    assert check_teacher_against_tests(tmp_path / "loose.keras", ("synth:wild",)) is None  # no record: allowed
 
 
 def test_teacher_is_hash_neutral_when_unset_and_checked():
@@ -100,6 +123,8 @@ def test_teacher_is_hash_neutral_when_unset_and_checked():
     assert RunConfig.from_dict(kd.to_dict()) == kd
     with pytest.raises(FerBenchError, match="--teacher-weight"):
         RunConfig(teacher="t.keras", teacher_weight=0)
+    with pytest.raises(FerBenchError, match="--teacher-weight needs --teacher"):
+        RunConfig(teacher_weight=0.7)
 
 
 def test_distilled_run_records_its_teacher_and_shares_its_cache(tmp_path):

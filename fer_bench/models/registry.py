@@ -94,14 +94,15 @@ def _float32_head(model):
 
     if keras.mixed_precision.global_policy().compute_dtype == "float32":
         return model
-    try:
-        model.get_layer("predictions")
-    except ValueError:
-        return model
     config = model.get_config()
-    for layer in config["layers"]:
-        if layer.get("name") == "predictions" or layer.get("config", {}).get("name") == "predictions":
-            layer["config"]["dtype"] = "float32"
+    changed = False
+    for layer in config.get("layers", ()):  # the model's own softmax layers (an ensemble has one per member)
+        c = layer.get("config", {})
+        if c.get("name") == "predictions" or c.get("activation") == "softmax" or layer.get("class_name") == "Softmax":
+            c["dtype"] = "float32"
+            changed = True
+    if not changed:
+        return model
     rebuilt = model.__class__.from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt

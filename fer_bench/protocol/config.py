@@ -103,6 +103,8 @@ class RunConfig:
             raise FerBenchError("--epochs must be >= 1 and --frozen-epochs >= 0")
         if not 0.0 < self.teacher_weight <= 1.0:
             raise FerBenchError(f"--teacher-weight {self.teacher_weight} must be in (0, 1]")
+        if self.teacher is None and self.teacher_weight != 0.5:
+            raise FerBenchError("--teacher-weight needs --teacher FILE.keras (the model to distil from)")
         if self.precision not in PRECISIONS:
             raise FerBenchError(f"unknown --precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         object.__setattr__(self, "devices", parse_devices(self.devices))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,8 +37,10 @@ def _has_preprocess(model) -> bool:
     return False
 
 
-def _fingerprint(sha: str, fit_idx: np.ndarray, shape: tuple) -> str:
-    h = hashlib.sha256(sha.encode())
+def _fingerprint(sha: str, fit_idx: np.ndarray, shape: tuple, content: str = "") -> str:
+    """Teacher file x fit rows x the decoded pixels (the cache's content hash: another decode, colour mode or
+    edited dataset with the same row count gets its own outputs)."""
+    h = hashlib.sha256(f"{sha}|{content}".encode())
     h.update(np.ascontiguousarray(fit_idx, dtype=np.int64).tobytes())
     h.update(repr(shape).encode())
     return h.hexdigest()[:16]
@@ -58,18 +61,18 @@ def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int,
     sha = file_sha256(teacher)
     fit_idx = np.asarray(fit_idx, dtype=np.int64)
     shape = (len(cache.labels), num_classes)
-    fp = _fingerprint(sha, fit_idx, shape)
+    fp = _fingerprint(sha, fit_idx, shape, str((getattr(cache, "meta", None) or {}).get("content_hash", "")))
     cache_file = Path(cache_dir) / f"{sha[:12]}-{fp}.npz"
     if cache_file.is_file():
         try:
             with np.load(cache_file) as z:
                 if str(z["fingerprint"]) == fp:
                     soft = z["soft"]
-                    meta = json.loads(str(z["meta"]))
+                    meta = {**json.loads(str(z["meta"])), "file": str(teacher)}
                     stage(f"teacher outputs loaded from {cache_file.name}")
                     return soft, meta
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or from another teacher / split: recompute
+        except Exception:
+            pass
     model = load_any_model(teacher)
     if not _has_preprocess(model):
         raise FerBenchError(f"{teacher}: not a fer-bench model (no Preprocess layer); a teacher must take the "
@@ -90,9 +93,61 @@ def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int,
     fit_acc = float(np.mean(soft[fit_idx].argmax(1) == cache.labels[fit_idx]))
     meta = {"file": str(teacher), "sha256": sha, "fit_images": int(len(fit_idx)),
             "teacher_accuracy_on_fit_images": round(fit_acc, 4)}
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(cache_file.name + ".tmp.npz")
-    np.savez(tmp, soft=soft, fingerprint=np.array(fp), meta=np.array(json.dumps(meta)))
-    tmp.replace(cache_file)
+    tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.tmp.npz")  # one per process: parallel students
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, soft=soft, fingerprint=np.array(fp), meta=np.array(json.dumps(meta)))
+        tmp.replace(cache_file)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FerBenchError(f"{cache_file.parent}: cannot write the teacher's outputs ({exc.strerror or exc}); "
+                            "free disk space or fix permissions, then run the same command again") from None
     del model
     return soft, meta
+
+
+def teacher_training_sets(teacher: Path) -> list[str] | None:
+    """The training sets behind a teacher file, from the records fer-bench keeps beside it: a run folder's
+    config.json (for its model.keras) or an ensemble's / export's card (``<file>.card.json``, each member's
+    run record). None when no record says."""
+    teacher = Path(teacher)
+    card = teacher.with_name(teacher.stem + ".card.json")
+    sets: list[str] = []
+    try:
+        if card.is_file():
+            data = json.loads(card.read_text())
+            members = data.get("members") or [data]
+            for m in members:
+                train = ((m.get("record") or {}).get("config") or {}).get("train")
+                if not train:
+                    return None
+                sets.append(str(train))
+            return sets
+        cfg_file = teacher.parent / "config.json"
+        if cfg_file.is_file():
+            train = json.loads(cfg_file.read_text()).get("train")
+            return [str(train)] if train else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def _same_dataset(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+    except OSError:
+        return False
+
+
+def check_teacher_against_tests(teacher: Path, tests) -> list[str] | None:
+    """Refuse a teacher trained on one of the student's test sets (its knowledge of that set would flow into a
+    "cross-domain" score); returns the teacher's training sets as recorded (None: no record beside it)."""
+    sets = teacher_training_sets(teacher)
+    for t in tests or ():
+        if sets and any(_same_dataset(str(t), s) for s in sets):
+            raise FerBenchError(f"{teacher}: trained on {t}, which this run tests on; distil from a teacher that "
+                                "never saw a test set, or drop that --test")
+    return sets

@@ -286,11 +286,12 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
                                  zoom=recipe.aug_zoom) if cfg.augment else None
     soft, teacher_record = None, None
     if cfg.teacher:
-        from .distill import teacher_targets
+        from .distill import check_teacher_against_tests, teacher_targets
 
+        trained_on = check_teacher_against_tests(Path(cfg.teacher), cfg.tests)
         soft, teacher_record = teacher_targets(Path(cfg.teacher), train_cache, fit_idx, num_classes,
                                                Path(results) / "teachers", stage)
-        teacher_record = {**teacher_record, "weight": cfg.teacher_weight}
+        teacher_record = {**teacher_record, "weight": cfg.teacher_weight, "teacher_trained_on": trained_on}
     clock = EpochCounter()
     train_ds = make_dataset(train_cache, fit_idx, batch_size=cfg.batch_size, num_classes=num_classes,
                             shuffle=True, augment=augment, class_weights=weights, seed=cfg.seed, clock=clock,
@@ -299,8 +300,14 @@ def prepare(cfg: RunConfig, results: Path, key: str, on_stage: Callable[[str], N
     check_free_space(results, int(model.count_params()) * 4 * 8 + (64 << 20))
     checkpoint = RunCheckpoint(results, key, data_fingerprint=_data_fingerprint(train_cache, val_cache, fit_idx,
                                                                                 val_idx),
-                               meta={"name": cfg.short_name(), "config": cfg.to_dict(), "command": command_line()})
+                               meta={"name": cfg.short_name(), "config": cfg.to_dict(), "command": command_line(),
+                                     **({"teacher_sha256": teacher_record["sha256"]} if teacher_record else {})})
     resumed = checkpoint.load()
+    started_with = ((resumed or {}).get("run") or {}).get("teacher_sha256")
+    if resumed and teacher_record and started_with and started_with != teacher_record["sha256"]:
+        raise FerBenchError(f"{cfg.teacher}: changed since run {key} started distilling from it (sha256 "
+                            f"{started_with[:12]}...); restore that file, or delete {checkpoint.folder} to start "
+                            "the run again from epoch 1")
     resumed_from = None
     if resumed:
         resumed_from = f"{resumed['phase']} epoch {resumed['epoch_done']}"

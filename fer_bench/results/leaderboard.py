@@ -35,9 +35,14 @@ VARIANT_DEFAULTS = (("batch_size", 64, "batch {}"), ("learning_rate", None, "lr 
                     ("conservative_cap", 3.0, "cap {}"))
 
 
-def variant_label(cfg: dict) -> str:
-    """The non-default settings of a run config that no other leaderboard column shows ("-" when none)."""
+def variant_label(cfg: dict, info: dict | None = None) -> str:
+    """The non-default settings of a run config that no other leaderboard column shows ("-" when none).
+
+    info: the run's run.json (a distilled run's teacher is named by its sha256 there: every run's model file
+    is called model.keras, so the file name alone would merge students of different teachers)."""
     parts = []
+    if cfg.get("weights", "scratch") != "scratch" and cfg.get("frozen_epochs", 20) != 20:
+        parts.append(f"frozen {cfg['frozen_epochs']}")
     for key, default, fmt in VARIANT_DEFAULTS:
         value = cfg.get(key, default)
         if value is None and default is None:
@@ -47,7 +52,9 @@ def variant_label(cfg: dict) -> str:
         if value != default:
             parts.append(fmt.format(value))
     if cfg.get("teacher"):  # a distilled run is never a seed of an undistilled one (nor of another teacher's)
-        parts.append(f"teacher {Path(cfg['teacher']).name} x{cfg.get('teacher_weight', 0.5):g}")
+        sha = ((info or {}).get("teacher") or {}).get("sha256")
+        who = f"{Path(cfg['teacher']).name} {sha[:8]}" if sha else str(cfg["teacher"])
+        parts.append(f"teacher {who} x{cfg.get('teacher_weight', 0.5):g}")
     parts += [f"{k}={v}" for k, v in cfg.get("extra") or ()]
     return ", ".join(parts) or "-"
 BALANCE_ORDER = [*WEIGHTED_BALANCES, "none", "-"]
@@ -84,7 +91,7 @@ def long_table(results: Path) -> pd.DataFrame:
                 "recipe": cfg.get("recipe", "-"), "balance": cfg.get("balance", "-"),
                 "epochs": "-" if cfg.get("external") or cfg.get("epochs") is None else str(cfg["epochs"]),
                 "init_from": Path(cfg["init_from"]).name if cfg.get("init_from") else "-",
-                "variant": "-" if cfg.get("external") else variant_label(cfg),
+                "variant": "-" if cfg.get("external") else variant_label(cfg, run.get("info")),
                 "seed": cfg.get("seed", 0), "target": target, "role": m.get("role", "cross_domain"),
                 "test_dataset": m.get("dataset", target), "n": m.get("n"), "external": bool(cfg.get("external")),
                 "hash": run["hash"], **{k: m.get(k) for k in METRICS},
@@ -116,11 +123,21 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
     from ..errors import FerBenchError
 
     frames = [agg] if not agg.empty else []
-    # CSVs written before the "variant" column existed cannot tell variants apart: their rows are matched on
-    # the other keys, so a group present in the run folders still replaces its old copy.
+    # CSVs written before the "variant" column existed cannot tell variants apart. Their row is replaced by a
+    # run-folder row of the same other keys when that row is the default variant, or when it has the same
+    # accuracy (the same run, now labelled with its variant); otherwise (say, only a bf16 run of that cell is
+    # in the folders) the old row is another run and stays.
     pre_variant = [k for k in KEYS if k != "variant"]
     seen = set(map(tuple, agg[KEYS].astype(str).values)) if not agg.empty else set()
-    seen_pre = set(map(tuple, agg[pre_variant].astype(str).values)) if not agg.empty else set()
+    seen_pre: dict[tuple, set] = {}
+
+    def note_pre(frame):
+        for row, var, acc in zip(frame[pre_variant].astype(str).values, frame["variant"].astype(str),
+                                 frame["accuracy"], strict=True):
+            seen_pre.setdefault(tuple(row), set()).add("-" if var == "-" else round(float(acc), 4))
+
+    if not agg.empty:
+        note_pre(agg)
     for path in csvs or ():
         try:
             old = pd.read_csv(path, dtype={"epochs": str})
@@ -139,11 +156,16 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         old["init_from"] = old["init_from"].fillna("-").astype(str)
         old["variant"] = old["variant"].fillna("-").astype(str)
         old["runs"] = old["runs"].fillna("").astype(str) if "runs" in old else ""
-        keys, known = (KEYS, seen) if has_variant else (pre_variant, seen_pre)
-        keep = [tuple(map(str, row)) not in known for row in old[keys].values]
+        if has_variant:
+            keep = [tuple(map(str, row)) not in seen for row in old[KEYS].values]
+        else:
+            keep = []
+            for row, acc in zip(old[pre_variant].astype(str).values, old["accuracy"], strict=True):
+                there = seen_pre.get(tuple(row), set())
+                keep.append(not ("-" in there or round(float(acc), 4) in there))
         frames.append(old[keep])
         seen |= set(map(tuple, old[KEYS].astype(str).values))
-        seen_pre |= set(map(tuple, old[pre_variant].astype(str).values))
+        note_pre(old[keep])
     return pd.concat(frames, ignore_index=True) if frames else agg
 
 

@@ -60,7 +60,7 @@ def partial_runs(results: Path) -> list[dict]:
         phase_rows = [r for r in history if r.get("phase") == prog.get("phase")]
         best = max(history, key=lambda r: (r.get("val_accuracy", -1), -r.get("val_loss", 0)), default=None)
         es = (prog.get("callbacks") or {}).get("early_stopping") or {}
-        cap = cfg.get("epochs")
+        cap = cfg.get("frozen_epochs") if prog.get("phase") == "frozen" else cfg.get("epochs")
         holder = _lock_holder(results, key)
         out.append({
             "hash": key, "name": run.get("name", "?"), "protocol": cfg.get("protocol"), "recipe": cfg.get("recipe"),

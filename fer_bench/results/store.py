@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 from ..errors import FerBenchError
@@ -49,6 +50,10 @@ def check_free_space(results: Path, need_bytes: int) -> None:
                             "on another disk")
 
 
+#: attempts (50 ms apart) to take a run's lock before reporting it as held
+LOCK_TRIES = 5
+
+
 @contextlib.contextmanager
 def run_lock(results: Path, config_hash: str):
     """Hold ``<results>/.locks/<hash>.lock`` (an exclusive flock) while a config runs.
@@ -65,11 +70,16 @@ def run_lock(results: Path, config_hash: str):
     path = locks / f"{config_hash}.lock"
     fh = open(path, "a+")  # held for the duration of the context
     try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+        for attempt in range(LOCK_TRIES):  # a `fer-bench status` probe holds the lock for an instant: retry
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if attempt < LOCK_TRIES - 1:
+                    time.sleep(0.05)
+        else:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             raise RunLockedError(f"run {config_hash} is being trained right now by {holder}; wait for it to "
