@@ -25,18 +25,6 @@ from ..errors import FerBenchError
 BATCH = 256
 
 
-def _has_preprocess(model) -> bool:
-    """True when fer-bench's Preprocess layer is anywhere inside (members of an ensemble, TTA wrappers)."""
-    for layer in model.layers:
-        if type(layer).__name__ == "Preprocess":
-            return True
-        inner = getattr(layer, "inner", None)
-        for sub in (inner, layer if hasattr(layer, "layers") else None):
-            if sub is not None and hasattr(sub, "layers") and _has_preprocess(sub):
-                return True
-    return False
-
-
 def _fingerprint(sha: str, fit_idx: np.ndarray, shape: tuple, content: str = "") -> str:
     """Teacher file x fit rows x the decoded pixels (the cache's content hash: another decode, colour mode or
     edited dataset with the same row count gets its own outputs)."""
@@ -52,7 +40,7 @@ def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int,
     for every fit row (zeros elsewhere), and what run.json records (file, sha256, the teacher's accuracy on the
     fit images, which is a training-data figure, not a score)."""
     from ..hashing import file_sha256
-    from .external import load_any_model
+    from .external import is_fer_bench_model, load_any_model
 
     stage = on_stage or (lambda _s: None)
     teacher = Path(teacher)
@@ -74,7 +62,7 @@ def teacher_targets(teacher: Path, cache, fit_idx: np.ndarray, num_classes: int,
         except Exception:
             pass
     model = load_any_model(teacher)
-    if not _has_preprocess(model):
+    if not is_fer_bench_model(model):
         raise FerBenchError(f"{teacher}: not a fer-bench model (no Preprocess layer); a teacher must take the "
                             "same raw RGB faces as the student (a run's model.keras, an export or an ensemble)")
     size, classes = model.input_shape[1], int(model.output_shape[-1])

@@ -45,13 +45,14 @@ def load_any_model(path: Path):
 
 
 def is_fer_bench_model(model) -> bool:
-    """True when the model (or the model inside an exported FlipAverage) starts with fer-bench's Preprocess."""
+    """True when fer-bench's Preprocess layer is in the model, or in a model inside it (an exported FlipAverage /
+    ViewAverage wrapper, or the members of an ensemble)."""
     for layer in model.layers:
         if type(layer).__name__ == "Preprocess":
             return True
-        inner = getattr(layer, "inner", None)
-        if inner is not None and hasattr(inner, "layers") and is_fer_bench_model(inner):
-            return True
+        for sub in (getattr(layer, "inner", None), layer if hasattr(layer, "layers") else None):
+            if sub is not None and hasattr(sub, "layers") and is_fer_bench_model(sub):
+                return True
     return False
 
 
