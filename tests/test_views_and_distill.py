@@ -179,3 +179,21 @@ def test_teacher_weight_without_a_teacher_is_refused():
     r = CliRunner().invoke(app, ["run", "--model", "lenet5", "--train", "synth:lab?n=6&test=3",
                                  "--teacher-weight", "0.7"])
     assert r.exit_code != 0 and "--teacher-weight needs --teacher" in str(r.exception)
+
+
+def test_a_changed_teacher_stops_a_resume(tmp_path):
+    """A run killed part-way must not continue with another teacher's targets under the same hash."""
+    from fer_bench.protocol.run import execute_run
+
+    teacher, _ = _member(tmp_path, "teacher", 4)
+    cfg = RunConfig(model="lenet5", res=32, train="synth:lab?n=6&test=3", epochs=4, teacher=str(teacher))
+
+    def stop(phase, epoch, n, row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute_run(cfg, tmp_path / "res", on_epoch=stop)
+    _member(tmp_path, "teacher", 5)  # another model written over the same path
+    with pytest.raises(FerBenchError, match="changed since run .* started distilling from it"):
+        execute_run(cfg, tmp_path / "res")
