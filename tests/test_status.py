@@ -53,12 +53,17 @@ def test_status_cli_table_json_and_errors(tmp_path):
     r = runner.invoke(app, ["status", "--results", str(tmp_path)])
     assert r.exit_code == 0 and "no runs in progress" in r.output
     cfg = _interrupted_run(tmp_path)
-    r = runner.invoke(app, ["status", "--results", str(tmp_path), "--json"])
+    r = runner.invoke(app, ["status", "--results", str(tmp_path), "--format", "json"])
     assert r.exit_code == 0, r.output
     (row,) = json.loads(r.output)
     assert row["hash"] == cfg.config_hash()
     r = runner.invoke(app, ["status", "--results", str(tmp_path)])
     assert r.exit_code == 0 and cfg.config_hash() in r.output and "2/5" in r.output
+    r = runner.invoke(app, ["status", "--results", str(tmp_path), "--format", "md"])
+    assert r.exit_code == 0 and f"| {cfg.short_name()} | `{cfg.config_hash()}` | idle (rerun to resume) | 2 / 5 |" \
+        in r.output
+    r = runner.invoke(app, ["status", "--results", str(tmp_path), "--format", "html"])
+    assert r.exit_code != 0 and "use table, md or json" in str(r.exception)
 
 
 def test_unreadable_progress_is_listed_not_fatal(tmp_path):

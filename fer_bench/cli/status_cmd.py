@@ -23,17 +23,22 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(
         results: Path = typer.Option(Path("results"), "--results", help="results folder"),
-        as_json: bool = typer.Option(False, "--json", help="print the runs as JSON"),
+        fmt: str = typer.Option("table", "--format", help="table | md | json"),
     ):
         """Runs in progress: epochs done, best validation accuracy, early-stopping counter, training time so far,
         and whether a process trains them now or the same command will resume them."""
-        from ..results.status import partial_runs
+        from ..results.status import partial_runs, status_markdown
 
+        if fmt not in ("table", "md", "json"):
+            raise FerBenchError(f"--format {fmt}: use table, md or json")
         if not results.is_dir():
             raise FerBenchError(f"{results}: no such results folder; pass --results DIR (where run/sweep wrote)")
         runs = partial_runs(results)
-        if as_json:
+        if fmt == "json":
             console.print_json(json.dumps(runs))
+            return
+        if fmt == "md":
+            print(status_markdown(runs), end="")
             return
         if not runs:
             console.print(f"no runs in progress in {results} (finished runs: fer-bench leaderboard --results "
@@ -57,5 +62,5 @@ def register(app: typer.Typer) -> None:
         console.print(t)
         console.print("epochs: finished epochs of the current phase / cap; ES: epochs since the best "
                       "validation loss / early-stopping patience; hours: training time so far (wall clock); "
-                      "--json adds the learning rate and the command.",
+                      "--format json adds the learning rate and the command.",
                       markup=False, highlight=False, soft_wrap=True)

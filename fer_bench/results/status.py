@@ -77,3 +77,17 @@ def partial_runs(results: Path) -> list[dict]:
             "updated": os.path.getmtime(folder / "progress.json"),
         })
     return sorted(out, key=lambda r: -(r["updated"] or 0))
+
+
+def status_markdown(runs: list[dict]) -> str:
+    """The runs as a Markdown table (for a README or an issue note; ``fer-bench status --format md``)."""
+    lines = ["| run | config hash | state | epochs done / cap | best val acc (epoch) | last val acc | "
+             "early-stopping counter | training hours |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        cap = r.get("epoch_cap")
+        best = "-" if r.get("best_val_accuracy") is None else f"{r['best_val_accuracy']:.3f} ({r.get('best_epoch')})"
+        last = "-" if r.get("last_val_accuracy") is None else f"{r['last_val_accuracy']:.3f}"
+        wait = "-" if r.get("early_stopping_wait") is None else f"{r['early_stopping_wait']}/{r['patience']}"
+        lines.append(f"| {r['name']} | `{r['hash']}` | {r['state']} | {r['epochs_done']} / {cap or '?'} | {best} | "
+                     f"{last} | {wait} | {(r.get('train_seconds') or 0) / 3600:.1f} |")
+    return "\n".join(lines) + "\n"
