@@ -137,3 +137,17 @@ def test_bf16_run_trains_where_the_cpu_supports_it(tmp_path):
 
     info = json.loads((out.folder / "run.json").read_text())
     assert info["precision"] == "bf16" and 0 <= out.metrics["in_domain"]["accuracy"] <= 1
+
+
+def test_bf16_refused_on_a_pre_ampere_gpu(monkeypatch):
+    import tensorflow as tf
+
+    import fer_bench.protocol.devices as devices
+
+    class Gpu:
+        name = "/physical_device:GPU:0"
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [Gpu()] if kind == "GPU" else [])
+    monkeypatch.setattr(devices, "_compute_capability", lambda g: (7, 5))
+    with pytest.raises(FerBenchError, match="needs an Ampere or newer GPU"), devices.execution(None, "bf16", 16):
+        pass

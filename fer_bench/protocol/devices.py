@@ -67,6 +67,17 @@ def patch_symbolic_build(model) -> None:
     model._maybe_symbolic_build = build
 
 
+def _compute_capability(gpu) -> tuple[int, int]:
+    """A GPU's CUDA compute capability, (99, 0) when TensorFlow does not say (then it is not refused)."""
+    import tensorflow as tf
+
+    try:
+        cc = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+    except (ValueError, RuntimeError):
+        cc = None
+    return tuple(cc) if cc else (99, 0)
+
+
 #: the Keras dtype policy of each non-default --precision
 POLICIES = {"mixed": "mixed_float16", "bf16": "mixed_bfloat16"}
 
@@ -92,9 +103,15 @@ def execution(devices: int | str | None, precision: str, batch_size: int):
         raise FerBenchError("--precision mixed needs a GPU (mixed_float16 brings CPUs no speed-up and usually "
                             "runs slower); use --precision float32 here (or bf16 on a CPU with AVX512_BF16), "
                             "or run on a GPU machine")
-    if precision == "bf16" and not tf.config.list_logical_devices("GPU") and not cpu_has_bf16():
-        raise FerBenchError("--precision bf16 needs a CPU with AVX512_BF16 or AMX (this one has neither, so "
-                            "bfloat16 would be emulated and slower) or a GPU; use --precision float32 here")
+    if precision == "bf16":
+        gpus = tf.config.list_physical_devices("GPU")
+        if not gpus and not cpu_has_bf16():
+            raise FerBenchError("--precision bf16 needs a CPU with AVX512_BF16 or AMX (this one has neither, so "
+                                "bfloat16 would be emulated and slower) or a GPU; use --precision float32 here")
+        old = [g.name for g in gpus if _compute_capability(g) < (8, 0)]
+        if old:
+            raise FerBenchError(f"--precision bf16 needs an Ampere or newer GPU (compute capability 8.0+); "
+                                f"{', '.join(old)} is older: use --precision mixed (float16) there")
     previous = keras.mixed_precision.global_policy().name
     strategy = None
     if devices is not None:
