@@ -100,6 +100,10 @@ CASES = [
     (["plot", "--help"], 0, "KIND"),
     (["plot"], 2, "Missing argument"),
     (["plot", "nokind", "--out", f"{NOPE}/x.png"], 2, "unknown plot kind 'nokind'"),
+    # publish
+    (["publish", "--help"], 0, "--to"),
+    (["publish"], 2, "Missing argument"),
+    (["publish", NOPE, "--to", f"{NOPE}/dest"], 2, "no runs/ folder"),
     # status
     (["status", "--help"], 0, "--results"),
     (["status", "--results", NOPE], 2, "no such results folder"),

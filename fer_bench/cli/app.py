@@ -58,6 +58,7 @@ def _global_options(
 COMMAND_MODULES = (
     "fer_bench.cli.run_cmd",
     "fer_bench.cli.status_cmd",
+    "fer_bench.cli.publish_cmd",
     "fer_bench.cli.datasets_cmd",
     "fer_bench.cli.models_cmd",
     "fer_bench.cli.btfer_cmd",
