@@ -81,3 +81,28 @@ def test_export_cli_writes_card_and_evaluates_the_exported_file(tmp_path):
     assert data["export"]["flip_tta"] and data["evaluation_of_exported_file"]["n"] == 21
     r = runner.invoke(app, ["evaluate", str(out), "--data", "synth:lab?n=6&test=3", "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_bf16_trained_model_exports_computing_in_float32(tmp_path):
+    """--precision bf16 runs save bfloat16 layers; the exported .keras computes in float32 on any machine."""
+    import keras
+    import numpy as np
+
+    from fer_bench.models.registry import build_model
+    from fer_bench.protocol.export import export_model
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        build_model("lenet5", 32, 7, "scratch").save(tmp_path / "bf16.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    summary = export_model(tmp_path / "bf16.keras", tmp_path / "out.keras", flip_tta=True)
+    assert 0 < summary["max_abs_diff_float32"] < 5e-2
+    from fer_bench.models.loading import load_keras
+
+    out = load_keras(tmp_path / "out.keras")
+    inner = out.layers[1].inner
+    assert all(layer.compute_dtype == "float32" for layer in inner.layers)
+    probs = out.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1, atol=1e-5)

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import FerBenchError
 from ..fsutil import atomic_path, atomic_write
+from ..protocol.ensemble import float32_copy
 from .meta import portable, write_meta
 from .runners import FORMATS, Runner, detect_format, keras_file, keras_meta, need, runner_for
 
@@ -118,27 +119,6 @@ def accuracy(probs: np.ndarray, labels: np.ndarray, order: tuple[str, ...]) -> f
 
 
 # ------------------------------------------------------------------------------------------- conversion
-
-
-def float32_copy(model):
-    """*model* itself when every layer computes in float32, else a float32 copy (weights upcast exactly)."""
-    from ..protocol.ensemble import _retyped_config
-
-    def policies(m):
-        for layer in m.layers:
-            yield getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "float32")
-            inner = getattr(layer, "inner", None)
-            if inner is not None:
-                yield from policies(inner)
-            elif hasattr(layer, "layers"):
-                yield from policies(layer)
-
-    if all(p == "float32" for p in policies(model)):
-        return model
-    copy = model.__class__.from_config(_retyped_config(model.get_config(), "float32"))
-    copy.set_weights([w.astype("float32") if np.issubdtype(w.dtype, np.floating) else w
-                      for w in model.get_weights()])
-    return copy
 
 
 def inference_model(model, *, flip_tta: bool, seed: int = 0):

@@ -42,6 +42,25 @@ def _retyped_config(obj, dtype: str):
     return out
 
 
+def float32_copy(model):
+    """*model* itself when every layer computes in float32, else a float32 copy (weights upcast exactly)."""
+    def policies(m):
+        for layer in m.layers:
+            yield getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "float32")
+            inner = getattr(layer, "inner", None)
+            if inner is not None:
+                yield from policies(inner)
+            elif hasattr(layer, "layers"):
+                yield from policies(layer)
+
+    if all(p == "float32" for p in policies(model)):
+        return model
+    copy = model.__class__.from_config(_retyped_config(model.get_config(), "float32"))
+    copy.set_weights([w.astype("float32") if np.issubdtype(w.dtype, np.floating) else w
+                      for w in model.get_weights()])
+    return copy
+
+
 def _unwrap(model):
     """The classifier inside an exported TTA file (``image -> FlipAverage(inner)`` or ``ViewAverage(inner)``),
     else the model."""
