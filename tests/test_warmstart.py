@@ -80,3 +80,16 @@ def test_changed_init_file_is_not_reported_as_finished(tmp_path):
         _warm_run(tmp_path, init)
     again = _warm_run(tmp_path, init, force=True)
     assert not again.skipped and again.folder == first.folder
+
+
+def test_cli_resolves_init_from_so_the_hash_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    """`--init-from m.keras` typed in one folder and `/abs/m.keras` name the same run (like --teacher)."""
+    from typer.testing import CliRunner
+
+    from fer_bench.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["run", "--model", "lenet5", "--res", "32", "--train", "synth:lab?n=6&test=3",
+                                 "--init-from", "rel.keras", "--results", str(tmp_path / "res")])
+    assert r.exit_code != 0
+    assert f"{tmp_path.resolve() / 'rel.keras'}: --init-from file not found" in str(r.exception or r.output)

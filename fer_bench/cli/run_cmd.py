@@ -323,9 +323,10 @@ def register(app: typer.Typer) -> None:
                         seed=seed, epochs=epochs, frozen_epochs=frozen_epochs, batch_size=batch_size,
                         val_fraction=val_fraction, protocol=protocol, recipe=recipe, learning_rate=lr,
                         color=color, max_train_images=max_train_images, augment=not no_augment,
-                        deterministic=deterministic, init_from=str(init_from) if init_from else None,
+                        deterministic=deterministic,
+                        # resolved: the same file gives the same run hash from any working directory
+                        init_from=str(init_from.expanduser().resolve()) if init_from else None,
                         precision=precision, devices=devices,
-                        # resolved: the same teacher file gives the same run hash from any working directory
                         teacher=str(teacher.expanduser().resolve()) if teacher else None,
                         teacher_weight=0.5 if teacher_weight is None else teacher_weight)
         if teacher_weight is not None and not teacher:
