@@ -142,8 +142,8 @@ def register(app: typer.Typer) -> None:
 
         from ..deploy.latency import bench_latency as run_bench
         from ..deploy.latency import markdown, parse_format
-        from ..deploy.predict import shipped_model
         from ..fsutil import atomic_write
+        from ..models.zoo import shipped_model
 
         fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
         for f in fmts:

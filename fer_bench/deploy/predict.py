@@ -22,24 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FerBenchError
+from ..models.zoo import shipped_model
 from ..video.frames import VIDEO_SUFFIXES
 from .runners import KERAS_SUFFIXES, Runner
 
-#: the shipped FER2013 model, used when no MODEL is given
-SHIPPED_MODEL = "model_zoo/pretrained/fer2013_fer_vgg_ens2_48.keras"
 MODEL_SUFFIXES = (*KERAS_SUFFIXES, ".tflite", ".onnx")
 DETECTORS = ("mtcnn", "haar", "none")
-
-
-def shipped_model() -> Path:
-    """The shipped model's path (it sits in the source tree next to the package)."""
-    import fer_bench
-
-    path = Path(fer_bench.__file__).resolve().parent.parent / SHIPPED_MODEL
-    if not path.is_file():
-        raise FerBenchError(f"the shipped model {SHIPPED_MODEL} is not in this install; pass MODEL (a .keras file, "
-                            "a run folder, a SavedModel folder, a .tflite or .onnx file)")
-    return path
 
 
 def looks_like_model(path: Path) -> bool:

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import FerBenchError
 from ..imageio import to_gray
+from ..models.zoo import find_pretrained, missing_pretrained_hint
 from .frames import Frame
 
 #: bump when embedding or cropping semantics change: invalidates cached features
@@ -57,25 +58,18 @@ GREY_TRAINED = frozenset({DEFAULT_MODEL})
 _PASS_THROUGH = ("Activation", "Softmax", "Dropout", "Identity", "Flatten", "Reshape")
 
 
-def zoo_dir() -> Path:
-    """``model_zoo/pretrained`` of the source checkout (where the shipped model lives)."""
-    return Path(__file__).resolve().parents[2] / "model_zoo" / "pretrained"
-
-
 def resolve_model_path(model: str | Path | None) -> Path:
-    """A model file from None (the shipped model), a path, or the stem of a file in :func:`zoo_dir`."""
+    """A model file from None (the shipped model), a path, or the name of a file in ``model_zoo/pretrained``."""
     if model is None:
         model = DEFAULT_MODEL
     p = Path(model)
     if p.is_file():
         return p
-    for suffix in (".keras", ".h5"):
-        cand = zoo_dir() / f"{p.name}{suffix}" if not p.suffix else zoo_dir() / p.name
-        if cand.is_file():
-            return cand
-    raise FerBenchError(
-        f"{model}: model file not found (nor in {zoo_dir()}); pass a .keras/.h5 file or a model_zoo/pretrained name"
-    )
+    found = find_pretrained(p.name)
+    if found is not None:
+        return found
+    raise FerBenchError(f"{model}: model file not found ({missing_pretrained_hint(p.name)}); pass a .keras/.h5 "
+                        "file or a model_zoo/pretrained name")
 
 
 # ------------------------------------------------------------------------------------------------ the embedder
