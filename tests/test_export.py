@@ -106,3 +106,29 @@ def test_a_bf16_trained_model_exports_computing_in_float32(tmp_path):
     assert all(layer.compute_dtype == "float32" for layer in inner.layers)
     probs = out.predict(np.zeros((2, 32, 32, 3), np.float32), verbose=0)
     assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_card_of_a_distilled_bf16_run_names_its_teacher_and_precision(tmp_path):
+    """A student's card says what it was distilled from (file, sha256, weight) and that the file is float32."""
+    import json
+
+    from fer_bench.results.card import write_card
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"model": "fer_vgg", "res": 48, "train": "fer2013", "protocol":
+                                                 "fer-bench", "recipe": "strong", "epochs": 64, "batch_size": 64,
+                                                 "balance": "none", "seed": 2, "config_hash": "7800b6cb1559"}))
+    (run / "run.json").write_text(json.dumps({
+        "label_names": ["a", "b"], "precision": "bf16", "fit_seconds": 1.0,
+        "teacher": {"file": "/abs/where/teacher.keras", "sha256": "ab" * 32, "weight": 0.5,
+                    "teacher_accuracy_on_fit_images": 0.83, "teacher_trained_on": ["fer2013"]}}))
+    (run / "metrics.json").write_text(json.dumps({"in_domain": {"n": 3, "accuracy": 0.5, "uar": 0.5, "f1": 0.5}}))
+    md = write_card(run, tmp_path / "student.keras", {"flip_tta": True, "max_abs_diff_float32": 2e-3}).read_text()
+    assert "0.5 x its label + 0.5 x the softmax output of the teacher `teacher.keras` (sha256 `abababababab`" in md
+    assert "trained on fer2013" in md and "`--precision bf16`; this file computes in float32" in md
+    assert "2.0e-03" in md and "/abs/where" not in md  # machine paths are cut to the file name
+    plain = write_card(run, tmp_path / "x.keras", {}).read_text()
+    assert "Knowledge distillation" in plain  # same run: still distilled
+    (run / "run.json").write_text(json.dumps({"label_names": ["a", "b"], "precision": "float32"}))
+    assert "distillation" not in write_card(run, tmp_path / "y.keras", {}).read_text()

@@ -30,7 +30,8 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
             "data": run.get("data"), "validation": run.get("validation"), "recipe": run.get("recipe"),
             "learning_rate": run.get("learning_rate"), "best_epoch": run.get("best"),
             "epochs_run": run.get("epochs_run"), "fit_seconds": run.get("fit_seconds"), "params": run.get("params"),
-            "versions": run.get("versions"), "init_from": run.get("init_from"),
+            "versions": run.get("versions"), "init_from": run.get("init_from"), "teacher": run.get("teacher"),
+            "precision": run.get("precision"),
             "run_metrics": {k: {m: v.get(m) for m in wanted} for k, v in metrics.items() if isinstance(v, dict)},
             "export": export_summary, "evaluation_of_exported_file": evaluation}
     card = _portable(card)
@@ -52,6 +53,11 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
              *([f"* **Continued training**: initialised from `{card['init_from']['file']}` (sha256 "
                 f"`{card['init_from']['sha256']}`), then trained for the epochs above: `--init-from`."]
                if card.get("init_from") else []),
+             *_distillation_lines(card.get("teacher")),
+             *([f"* **Precision**: trained under `--precision {card['precision']}`; this file computes in float32 "
+                f"(largest softmax difference from the trained model on the check images: "
+                f"{export_summary.get('max_abs_diff_float32', 0):.1e})."]
+               if card.get("precision") not in (None, "float32") else []),
              f"* **Run**: config hash `{cfg.get('config_hash')}`; versions: "
              + ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items()), "",
              "## Scores", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |",
@@ -62,6 +68,19 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
     if evaluation:
         lines.append(_evaluation_row("`fer-bench evaluate` on this file", evaluation))
     return _write_md(base, lines + [""])
+
+
+def _distillation_lines(teacher: dict | None) -> list[str]:
+    """The card's knowledge-distillation bullet (empty for a run trained on its labels alone)."""
+    if not teacher:
+        return []
+    w = teacher.get("weight")
+    trained_on = teacher.get("teacher_trained_on")
+    return [f"* **Knowledge distillation**: each fit image's target was {1 - w:g} x its label + {w:g} x the "
+            f"softmax output of the teacher `{teacher.get('file')}` (sha256 `{str(teacher.get('sha256'))[:12]}`; "
+            f"{teacher.get('teacher_accuracy_on_fit_images')} accuracy on the fit images, a training-data figure"
+            + (f"; the teacher was trained on {', '.join(map(str, trained_on))}" if trained_on else "")
+            + "). Validation and test images were scored on their labels only: `--teacher`."]
 
 
 #: the closing section of every card
