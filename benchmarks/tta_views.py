@@ -1,14 +1,16 @@
 """Which test-time views help a trained model, measured on the validation carve of its OWN run (never on a test split).
 
-Each model is scored on the rows its run held out of training (``--carve-seed``: the run's seed; the carve is
-the same stratified ``--val-fraction`` of the training split the run drew), with every named view set of
+Each model is scored on the rows its run held out of training (the same stratified carve of the training split
+the run drew, rebuilt from the run's config), with every named view set of
 ``fer_bench.models.layers.VIEW_SETS`` (one view, flip, flip+zoom, flip+shift, flip+shift+zoom), through the same
 :class:`ViewAverage` layer that ``fer-bench ensemble --views`` saves in a file. The choice of view set for a
 shipped file or a distillation teacher is made on these figures.
 
-    python benchmarks/tta_views.py MEMBER0.keras:0 MEMBER1.keras:1 --data ../shared/data/fer2013
+    python benchmarks/tta_views.py RUN0/model.keras RUN1/model.keras --data ../shared/data/fer2013
 
-(``FILE:SEED`` pairs: the model file and the seed of the run that trained it.) Writes
+A model inside its run folder brings its own config (seed, carve fraction, colour, subset; a paper-protocol run
+has no carve and is refused); a file elsewhere is written ``FILE:SEED`` (the seed of the run that trained it;
+the default ``--val-fraction`` and colour are then assumed). Writes
 ``results/benchmarks/tta_views.{json,md}`` (``--out``).
 """
 
@@ -26,16 +28,34 @@ else:  # run as a file: python benchmarks/tta_views.py
     import harness
 
 
-def carve(data: Path, size: int, seed: int, val_fraction: float):
-    """(images, labels) of the validation carve a fer-bench run with this seed drew from the training split."""
-    from fer_bench.data.cache import decode_split
+def run_config(model_path: Path, size: int, seed: int | None, data: Path, val_fraction: float):
+    """The RunConfig whose carve is wanted: the run's own config.json when the file sits in its run folder (seed,
+    fraction, colour, subset as trained), else the defaults with the SEED given on the command line."""
+    import json
+
     from fer_bench.protocol.config import RunConfig
+
+    cfg_file = Path(model_path).resolve().parent / "config.json"
+    if cfg_file.is_file():
+        cfg = RunConfig.from_dict(json.loads(cfg_file.read_text()))
+        if cfg.protocol == "paper":
+            raise SystemExit(f"{model_path}: a paper-protocol run validated on the test split; it has no carve")
+        if seed is not None and seed != cfg.seed:
+            raise SystemExit(f"{model_path}: its run was trained with seed {cfg.seed}, not {seed}; drop :SEED")
+        return cfg.replace(train=str(data))
+    if seed is None:
+        raise SystemExit(f"{model_path}: not in a run folder (no config.json beside it); write FILE:SEED")
+    return RunConfig(model="lenet5", res=size, train=str(data), seed=seed, val_fraction=val_fraction)
+
+
+def carve(data: Path, cfg):
+    """(images, labels) of the validation carve the run of *cfg* drew from the training split."""
+    from fer_bench.data.cache import decode_split
     from fer_bench.protocol.run import _open, _train_and_test_splits, split_indices
 
     src = _open(str(data))
     train_split, test_split = _train_and_test_splits(src)
-    cache = decode_split(src, train_split, size, color="auto", resize="area")
-    cfg = RunConfig(model="lenet5", res=size, train=str(data), seed=seed, val_fraction=val_fraction)
+    cache = decode_split(src, train_split, cfg.res, color=cfg.color, resize="area")
     _, val_idx, _ = split_indices(cache.labels, cfg, carve_test=test_split is None)
     x = np.asarray(cache.images[val_idx], dtype=np.float32)
     if x.shape[-1] == 1:
@@ -43,7 +63,7 @@ def carve(data: Path, size: int, seed: int, val_fraction: float):
     return x, cache.labels[val_idx].astype(np.int64)
 
 
-def score_views(model_path: Path, seed: int, data: Path, val_fraction: float, batch: int) -> dict:
+def score_views(model_path: Path, seed: int | None, data: Path, val_fraction: float, batch: int) -> dict:
     import keras
 
     from fer_bench.models.layers import VIEW_SETS, ViewAverage
@@ -51,8 +71,9 @@ def score_views(model_path: Path, seed: int, data: Path, val_fraction: float, ba
 
     model = load_keras(model_path)
     size = int(model.input_shape[1])
-    x, y = carve(data, size, seed, val_fraction)
-    out = {"model": model_path.name, "carve_seed": seed, "n": int(len(y)), "views": {}}
+    cfg = run_config(model_path, size, seed, data, val_fraction)
+    x, y = carve(data, cfg)
+    out = {"model": model_path.name, "carve_seed": cfg.seed, "n": int(len(y)), "views": {}}
     t = time.perf_counter()
     p = model.predict(x, batch_size=batch, verbose=0)
     out["views"]["one view"] = {"passes": 1, "accuracy": float(np.mean(p.argmax(1) == y))}
@@ -67,7 +88,7 @@ def score_views(model_path: Path, seed: int, data: Path, val_fraction: float, ba
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("models", nargs="+", help="FILE:SEED pairs (the seed of the run that trained the file)")
+    ap.add_argument("models", nargs="+", help="a run folder's model.keras, or FILE:SEED (the seed of the run that trained FILE)")
     ap.add_argument("--data", type=Path, default=harness.DEFAULT_DATA)
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--batch", type=int, default=256)
@@ -79,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for spec in a.models:
         path, _, seed = spec.rpartition(":")
-        if not path or not seed.isdigit():
-            raise SystemExit(f"{spec}: write FILE:SEED, e.g. run/model.keras:0")
-        harness.say(f"{path}: scoring the views on the carve of seed {seed}")
-        rows.append(score_views(Path(path), int(seed), a.data, a.val_fraction, a.batch))
+        if not path or not seed.isdigit():  # FILE alone: a run folder's model.keras (its config gives the seed)
+            path, seed = spec, None
+        harness.say(f"{path}: scoring the views on the carve of its run")
+        rows.append(score_views(Path(path), None if seed is None else int(seed), a.data, a.val_fraction, a.batch))
     names = list(rows[0]["views"])
     md = [f"# Test-time views on each model's own validation carve ({a.data.name}, {a.val_fraction:.0%} of train)",
           "", "Accuracy on the rows the model's run held out of training (its carve), never on a test split; "

@@ -173,3 +173,25 @@ def test_precision_times_float32_in_a_subprocess():
     r = precision.measure_precision("float32", "lenet5", 32, 8, 2, 1)
     assert r["train_img_s"] > 0 and r["predict_img_s"] > 0
     assert precision.available_precisions()[0] == "float32"
+
+
+def test_tta_views_rebuilds_the_carve_from_the_run_config(tmp_path):
+    """A model in its run folder is scored on that run's carve (its seed and fraction), never given by hand."""
+    import json
+
+    from fer_bench.protocol.config import RunConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    trained = RunConfig(model="fer_vgg", res=48, train="elsewhere", seed=7, val_fraction=0.2, color="gray")
+    (run / "config.json").write_text(json.dumps({**trained.to_dict(), "config_hash": trained.config_hash()}))
+    cfg = tta_views.run_config(run / "model.keras", 48, None, tmp_path / "data", 0.1)
+    assert (cfg.seed, cfg.val_fraction, cfg.color, cfg.train) == (7, 0.2, "gray", str(tmp_path / "data"))
+    with pytest.raises(SystemExit, match="seed 7, not 3"):
+        tta_views.run_config(run / "model.keras", 48, 3, tmp_path / "data", 0.1)
+    (run / "config.json").write_text(json.dumps(trained.replace(protocol="paper").to_dict()))
+    with pytest.raises(SystemExit, match="no carve"):
+        tta_views.run_config(run / "model.keras", 48, None, tmp_path / "data", 0.1)
+    with pytest.raises(SystemExit, match="write FILE:SEED"):
+        tta_views.run_config(tmp_path / "loose.keras", 48, None, tmp_path / "data", 0.1)
+    assert tta_views.run_config(tmp_path / "loose.keras", 48, 2, tmp_path / "data", 0.1).seed == 2
