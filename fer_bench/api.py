@@ -179,16 +179,17 @@ def leaderboard(results: str | Path = "results", merge: Sequence[str | Path] = (
 
     ranked (default): one row per model group and balancing, best in-domain accuracy first (the terminal view);
     ranked=False: the tidy aggregate, one row per group x balancing x test set with mean/sd/seeds per metric
+    and ``superseded_by`` (non-empty for a row that a longer run of the same cell replaces; the ranking leaves it out)
     (what leaderboard.csv holds). Empty when no run has finished.
     """
-    from .results.leaderboard import build_leaderboard, ranked_table
+    from .results.leaderboard import build_leaderboard, current_rows, ranked_table
 
     results = Path(results)
     if not (results / "runs").is_dir() and not merge:
         raise FerBenchError(f"no runs found under {results}/runs; run `fer-bench quickstart` or "
                             "`fer-bench run` first, or pass --results DIR")
     agg, _tables = build_leaderboard(results, tuple(Path(m) for m in merge))
-    return ranked_table(agg) if ranked else agg
+    return ranked_table(current_rows(agg)) if ranked else agg
 
 
 def list_models(res: int | None = None, pattern: str = "*") -> list[ModelSpec]:

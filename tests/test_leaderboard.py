@@ -219,3 +219,32 @@ def test_old_csv_row_survives_a_new_variant_run_of_the_same_cell(tmp_path):
     _run(new, "b", 0.66, precision="bf16")
     agg, _ = build_leaderboard(new, merge=[legacy])
     assert sorted(agg["variant"]) == ["-", "bf16"] and len(agg) == 2
+
+
+def test_budget_rows_move_to_an_appendix_once_a_longer_run_of_the_cell_exists(tmp_path):
+    """5-epoch paper-recipe rows leave the ranking, the tables and the reproduction view when a longer run of the
+    same cell (any protocol) exists; schedule recipes (strong: cosine over the cap) keep every cap."""
+    from fer_bench.results.leaderboard import reproduction
+
+    paper = {"recipe": "paper", "balance": "conservative"}
+    _run(tmp_path, "b5", 0.39, epochs=5, model="sequential_4conv", **paper)
+    _run(tmp_path, "p300", 0.62, epochs=300, model="sequential_4conv", protocol="paper", **paper)
+    _run(tmp_path, "f300", 0.60, epochs=300, model="sequential_4conv", **paper)
+    _run(tmp_path, "s5", 0.37, epochs=5, model="sequential_simple", **paper)  # no longer run: stays
+    _run(tmp_path, "c32", 0.65, epochs=32)  # strong recipe: 32 and 64 are two schedules, both stay
+    _run(tmp_path, "c64", 0.68, epochs=64)
+    agg, tables = build_leaderboard(tmp_path)
+    sup = dict(zip(agg["runs"], agg["superseded_by"], strict=True))
+    assert sup["b5"] == ("sequential_4conv 48 scratch [paper protocol], 300 ep; "
+                         "sequential_4conv 48 scratch, 300 ep")
+    assert sup["p300"] == sup["f300"] == sup["s5"] == sup["c32"] == sup["c64"] == ""
+    shown = {r for t in tables.values() for r in t["run"]}
+    assert shown == {"p300", "f300", "s5", "c32", "c64"}
+    assert "b5" not in set(reproduction(tmp_path)["run"])
+    md = write_leaderboard(tmp_path)["md"].read_text()
+    appendix = md.split("## Appendix: shorter runs replaced by a longer run of the same cell")[1]
+    assert "[b5](runs/b5/)" in appendix and md.count("[b5](runs/b5/)") == 1
+    assert pd.read_csv(tmp_path / "leaderboard.csv").set_index("runs").loc["b5", "superseded_by"] == sup["b5"]
+    # merging that CSV back (as results/reference does) recomputes the mark instead of trusting a stale one
+    again, _ = build_leaderboard(tmp_path / "elsewhere", merge=[tmp_path / "leaderboard.csv"])
+    assert dict(zip(again["runs"], again["superseded_by"].fillna(""), strict=True))["b5"].startswith("sequential")

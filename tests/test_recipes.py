@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from fer_bench.protocol import config
-from fer_bench.protocol.recipes import RECIPES, Recipe, WarmupCosine
+from fer_bench.protocol.recipes import RECIPES, Recipe
+from fer_bench.protocol.schedules import WarmupCosine
 
 
 class _LR:

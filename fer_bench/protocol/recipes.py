@@ -9,14 +9,14 @@
              augmentation at evaluation, and milder geometric augmentation (rotation 10 deg, shift 0.1,
              zoom 0.1, flip): at 48 px the paper's 20 deg / 0.2 / 0.2 with dropout made a VGG-BN net underfit
              (train accuracy 0.57 < validation 0.59 after 24 FER2013 epochs, measured).
+
+Kept free of TensorFlow (the leaderboard reads ``early_stopping`` to tell a budget cap from a schedule); the
+warm-up + cosine callback lives in :mod:`fer_bench.protocol.schedules`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import keras
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,3 @@ RECIPES = {
     "strong": Recipe("strong", label_smoothing=0.1, cosine=True, warmup_epochs=2, early_stopping=False,
                      flip_tta=True, default_lr=1e-3, aug_rotation_deg=10.0, aug_shift=0.1, aug_zoom=0.1),
 }
-
-
-class WarmupCosine(keras.callbacks.Callback):
-    """Per-batch LR: linear warm-up for `warmup_steps`, then cosine decay to `floor * base_lr`."""
-
-    def __init__(self, base_lr: float, total_steps: int, warmup_steps: int, floor: float = 0.01):
-        super().__init__()
-        self.base_lr, self.total, self.warmup, self.floor = base_lr, max(1, total_steps), warmup_steps, floor
-        self.step = 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        s = self.step
-        if s < self.warmup:
-            lr = self.base_lr * (s + 1) / self.warmup
-        else:
-            t = min(1.0, (s - self.warmup) / max(1, self.total - self.warmup))
-            lr = self.base_lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t)))
-        self.model.optimizer.learning_rate.assign(lr)
-        self.step += 1

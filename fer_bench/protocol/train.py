@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from ..models.registry import backbone_of
-from .recipes import Recipe, WarmupCosine
+from .recipes import Recipe
+from .schedules import WarmupCosine
 
 
 class KeepBest(keras.callbacks.Callback):

@@ -8,7 +8,9 @@ ours, paper, difference) and one table per test set and balancing with only the 
 (Acc / UAR / P / R / F1, and the paper's accuracy and our difference where it reports the same cell).
 External models scored by `fer-bench evaluate --results` appear as rows marked "external". Rows of earlier
 leaderboards (their CSV, e.g. from another machine whose run folders are gone) can be merged in; a group
-present in the run folders replaces the same group from a merged CSV.
+present in the run folders replaces the same group from a merged CSV. A row with a shorter epoch cap than another
+row of the same cell is "superseded": it leaves the ranking and the tables for an appendix (see
+:func:`mark_superseded`).
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         if missing:
             raise FerBenchError(f"{path}: not a leaderboard CSV (no {', '.join(missing)} column); pass a "
                                 "leaderboard.csv written by `fer-bench leaderboard`")
+        old = old.drop(columns=["superseded_by"], errors="ignore")  # recomputed over all rows by mark_superseded
         has_variant = "variant" in old
         for col in KEYS:
             if col not in old:
@@ -167,6 +170,68 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         seen |= set(map(tuple, old[KEYS].astype(str).values))
         note_pre(old[keep])
     return pd.concat(frames, ignore_index=True) if frames else agg
+
+
+#: what makes two rows "the same cell" when a longer run supersedes a shorter one: every key but the epoch cap and
+#: the protocol (a paper-protocol run and a fer-bench one of a cell both replace its budget row, and neither the other)
+CELL = [k for k in KEYS if k not in ("epochs", "protocol")]
+
+
+def mark_superseded(agg: pd.DataFrame) -> pd.DataFrame:
+    """*agg* with a ``superseded_by`` column: "" for a current row, else the label of the longer row(s) that replace it.
+
+    Why: a short budget run (say 5 epochs on a CPU) of a cell is worth keeping, but once a longer run of the same
+    cell exists it misleads a reader scanning the ranking, so it moves to an appendix. A row is superseded when
+    its recipe stops early (so its cap only cut training short: ``paper``) and another row of its cell (same model,
+    size, initialisation, training set, recipe, warm start, variant, balancing and test set, any protocol) has a
+    larger known epoch cap. Under a schedule recipe (``strong``: cosine over the cap) another cap is another
+    schedule, and both rows stay. A row without a known cap (an external model, or a row of a CSV written before
+    caps were recorded) is never superseded."""
+    from ..protocol.recipes import RECIPES
+
+    agg = agg.copy()
+    agg["superseded_by"] = ""
+    if agg.empty:
+        return agg
+    caps = pd.to_numeric(agg["epochs"], errors="coerce")
+    cells = [tuple(v) for v in agg[CELL].astype(str).values]
+    members: dict[tuple, list] = {}
+    for i, cell in zip(agg.index, cells, strict=True):
+        members.setdefault(cell, []).append(i)
+    for idx in members.values():
+        recipe = RECIPES.get(str(agg.at[idx[0], "recipe"]))  # one recipe per cell (a CELL key)
+        if recipe is None or not recipe.early_stopping:
+            continue
+        known = [i for i in idx if pd.notna(caps[i]) and not bool(agg.at[i, "external"])]
+        if len(known) < 2:
+            continue
+        longest = max(caps[i] for i in known)
+        labels = "; ".join(sorted({_row_label(agg.loc[j]) for j in known if caps[j] == longest}))
+        for i in known:
+            if caps[i] < longest:
+                agg.at[i, "superseded_by"] = labels
+    return agg
+
+
+def current_rows(agg: pd.DataFrame) -> pd.DataFrame:
+    """The rows no longer run of the same cell replaces (what the ranking and the tables show)."""
+    if "superseded_by" not in agg.columns:
+        return agg
+    return agg[agg["superseded_by"].fillna("").astype(str) == ""].reset_index(drop=True)
+
+
+def superseded_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """The appendix: every superseded row with its scores and the row(s) that replace it."""
+    if "superseded_by" not in agg.columns:
+        return pd.DataFrame()
+    old = agg[agg["superseded_by"].fillna("").astype(str) != ""]
+    rows = [{"model": _row_label(r), "train": train_label(r["train"]), "balance": r["balance"],
+             "test": "in-domain" if r["role"] == "in_domain" else str(r["target"]),
+             "Acc": _fmt(r["accuracy"], r["accuracy_sd"], r["seeds"], nd=3),
+             "UAR": _fmt(r["uar"], r["uar_sd"], r["seeds"], nd=3), "F1": _fmt(r["f1"], r["f1_sd"], r["seeds"], nd=3),
+             "seeds": int(r["seeds"]), "superseded by": r["superseded_by"], "run": _runs_of(r)}
+            for _, r in old.sort_values(["model", "balance"], kind="mergesort").iterrows()]
+    return pd.DataFrame(rows)
 
 
 def _fmt(mean, sd, seeds, nd: int = 2) -> str:
@@ -392,9 +457,10 @@ def ranked_table(agg: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_leaderboard(results: Path, merge=()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """(aggregated long table, readable tables per test set and balancing); *merge*: earlier leaderboard CSVs."""
-    agg = merge_earlier(aggregate(long_table(results)), merge)
-    return agg, readable_tables(agg)
+    """(aggregated long table, every row, with its ``superseded_by`` mark; readable tables per test set and
+    balancing of the current rows); *merge*: earlier leaderboard CSVs."""
+    agg = mark_superseded(merge_earlier(aggregate(long_table(results)), merge))
+    return agg, readable_tables(current_rows(agg))
 
 
 def write_leaderboard(results: Path, merge=()) -> dict[str, Path]:
@@ -408,7 +474,9 @@ def write_leaderboard(results: Path, merge=()) -> dict[str, Path]:
     results.mkdir(parents=True, exist_ok=True)
     paths = {"md": results / "leaderboard.md", "csv": results / "leaderboard.csv",
              "json": results / "leaderboard.json"}
-    atomic_write(paths["md"], to_markdown(tables, ranked_table(agg), reproduction_table(agg)))
+    current = current_rows(agg)
+    atomic_write(paths["md"], to_markdown(tables, ranked_table(current), reproduction_table(current),
+                                          superseded_table(agg)))
     atomic_write(paths["csv"], agg.to_csv(index=False, float_format="%.4f"))
     atomic_write(paths["json"], json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")
     return paths
@@ -445,7 +513,7 @@ def _linked(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = None,
-                repro: pd.DataFrame | None = None) -> str:
+                repro: pd.DataFrame | None = None, superseded: pd.DataFrame | None = None) -> str:
     lines = ["# fer-bench leaderboard", "",
              "Acc = accuracy, UAR = unweighted average recall, P/R/F1 = macro averages; mean±sd over seeds "
              "when more than one seed ran. `paper Acc` is the BTFER paper's figure for the same cell (model "
@@ -463,10 +531,15 @@ def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = N
         lines += ["## Per test set and balancing", ""]
     for title, df in tables.items():
         lines += [f"### {title}", "", _linked(df).to_markdown(index=False, disable_numparse=True), ""]
+    if superseded is not None and not superseded.empty:
+        lines += ["## Appendix: shorter runs replaced by a longer run of the same cell", "",
+                  "Kept for the record, left out of every table above: a longer run of the same model, size, "
+                  "initialisation, training set, recipe and balancing (any protocol) exists.", "",
+                  _linked(superseded).to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
 
 
 def reproduction(results: Path, merge=()) -> pd.DataFrame:
     """The paper reproduction view of a results folder (for `fer-bench leaderboard --view reproduction`)."""
     agg, _ = build_leaderboard(Path(results), merge)
-    return reproduction_table(agg)
+    return reproduction_table(current_rows(agg))

@@ -37,7 +37,9 @@ from .leaderboard import (
     KEYS,
     _row_label,
     aggregate,
+    current_rows,
     long_table,
+    mark_superseded,
     merge_earlier,
     ranked_table,
     readable_tables,
@@ -125,7 +127,8 @@ def collect(results: Path, merge=()) -> ReportData:
     for run in iter_runs(results):
         runs[run["hash"]] = {**run, "folder": results / "runs" / run["hash"]}
     long = long_table(results)
-    agg = merge_earlier(aggregate(long), merge)
+    # rows a longer run of the same cell replaces stay in leaderboard.md's appendix, not in the report
+    agg = current_rows(mark_superseded(merge_earlier(aggregate(long), merge)))
     if agg.empty:
         return ReportData(results, agg, long, pd.DataFrame(), {}, pd.DataFrame(), [], runs, [], bool(merge))
     for k in ("res",):
