@@ -163,8 +163,10 @@ def test_tta_views_scores_every_view_set_on_the_runs_own_carve(tmp_path):
     keras.utils.set_random_seed(0)
     path = tmp_path / "m.keras"
     build_model("lenet5", 32, 7, "scratch").save(path)
-    r = tta_views.score_views(path, 3, "synth:lab?n=20&test=5", 0.2, 64)
+    data = "synth:lab?n=20&test=5"
+    r = tta_views.score_views(path, tta_views.run_config(path, 3, data, 0.2), data, 64)
     assert list(r["views"]) == ["one view", *VIEW_SETS] and r["n"] > 0 and r["carve_seed"] == 3
+    assert r["val_fraction"] == 0.2 and r["run"] is None
     assert r["views"]["flip+shift+zoom"]["passes"] == 12
     assert all(0 <= v["accuracy"] <= 1 for v in r["views"].values())
 
@@ -183,15 +185,20 @@ def test_tta_views_rebuilds_the_carve_from_the_run_config(tmp_path):
 
     run = tmp_path / "run"
     run.mkdir()
-    trained = RunConfig(model="fer_vgg", res=48, train="elsewhere", seed=7, val_fraction=0.2, color="gray")
+    trained = RunConfig(model="fer_vgg", res=48, train="/data/elsewhere", seed=7, val_fraction=0.2, color="gray")
     (run / "config.json").write_text(json.dumps({**trained.to_dict(), "config_hash": trained.config_hash()}))
-    cfg = tta_views.run_config(run / "model.keras", 48, None, tmp_path / "data", 0.1)
-    assert (cfg.seed, cfg.val_fraction, cfg.color, cfg.train) == (7, 0.2, "gray", str(tmp_path / "data"))
+    data = tmp_path / "elsewhere"  # the same dataset (folder name) on another path: the run's carve
+    cfg = tta_views.run_config(run / "model.keras", None, data, 0.1)
+    assert (cfg.seed, cfg.val_fraction, cfg.color, cfg.train) == (7, 0.2, "gray", str(data))
     with pytest.raises(SystemExit, match="seed 7, not 3"):
-        tta_views.run_config(run / "model.keras", 48, 3, tmp_path / "data", 0.1)
+        tta_views.run_config(run / "model.keras", 3, data, 0.1)
+    with pytest.raises(SystemExit, match="trained on /data/elsewhere, not .*rafdb; pass --data"):
+        tta_views.run_config(run / "model.keras", None, tmp_path / "rafdb", 0.1)
     (run / "config.json").write_text(json.dumps(trained.replace(protocol="paper").to_dict()))
     with pytest.raises(SystemExit, match="no carve"):
-        tta_views.run_config(run / "model.keras", 48, None, tmp_path / "data", 0.1)
+        tta_views.run_config(run / "model.keras", None, data, 0.1)
     with pytest.raises(SystemExit, match="write FILE:SEED"):
-        tta_views.run_config(tmp_path / "loose.keras", 48, None, tmp_path / "data", 0.1)
-    assert tta_views.run_config(tmp_path / "loose.keras", 48, 2, tmp_path / "data", 0.1).seed == 2
+        tta_views.run_config(tmp_path / "loose.keras", None, data, 0.1)
+    assert tta_views._run_hash(run / "model.keras") is None  # a config without its hash
+    loose = tta_views.run_config(tmp_path / "loose.keras", 2, data, 0.1)
+    assert (loose.seed, loose.val_fraction) == (2, 0.1)

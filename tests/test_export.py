@@ -129,6 +129,8 @@ def test_card_of_a_distilled_bf16_run_names_its_teacher_and_precision(tmp_path):
     assert "trained on fer2013" in md and "`--precision bf16`; this file computes in float32" in md
     assert "2.0e-03" in md and "/abs/where" not in md  # machine paths are cut to the file name
     plain = write_card(run, tmp_path / "x.keras", {}).read_text()
-    assert "Knowledge distillation" in plain  # same run: still distilled
+    assert "Knowledge distillation" in plain and "0.830 accuracy on the fit images" in plain  # same run
+    assert "computes in float32." in plain and "check images" not in plain  # no check ran: none claimed
     (run / "run.json").write_text(json.dumps({"label_names": ["a", "b"], "precision": "float32"}))
-    assert "distillation" not in write_card(run, tmp_path / "y.keras", {}).read_text()
+    bare = write_card(run, tmp_path / "y.keras", {}).read_text()
+    assert "distillation" not in bare and "Precision" not in bare

@@ -248,3 +248,54 @@ def test_budget_rows_move_to_an_appendix_once_a_longer_run_of_the_cell_exists(tm
     # merging that CSV back (as results/reference does) recomputes the mark instead of trusting a stale one
     again, _ = build_leaderboard(tmp_path / "elsewhere", merge=[tmp_path / "leaderboard.csv"])
     assert dict(zip(again["runs"], again["superseded_by"].fillna(""), strict=True))["b5"].startswith("sequential")
+
+
+def test_supersession_is_decided_per_run_not_per_test_set(tmp_path):
+    """A budget run tested in-domain and cross-domain leaves the ranking whole, even when the longer run of its
+    cell was tested in-domain only (no half row with empty in-domain columns)."""
+    from fer_bench.results.leaderboard import ranked_table
+
+    paper = {"recipe": "paper", "balance": "conservative", "model": "sequential_4conv"}
+    _run(tmp_path, "b5", 0.39, epochs=5, **paper)
+    m = json.loads((tmp_path / "runs" / "b5" / "metrics.json").read_text())
+    m["wild"] = {**m["in_domain"], "role": "cross_domain", "dataset": "wild", "accuracy": 0.3}
+    (tmp_path / "runs" / "b5" / "metrics.json").write_text(json.dumps(m))
+    _run(tmp_path, "l300", 0.6, epochs=300, **paper)
+    agg, tables = build_leaderboard(tmp_path)
+    assert set(agg.loc[agg["runs"] == "b5", "superseded_by"]) == {"sequential_4conv 48 scratch, 300 ep"}
+    assert list(ranked_table(agg[agg["superseded_by"] == ""])["model"]) == ["sequential_4conv 48 scratch, 300 ep"]
+    assert not any("wild" in title for title in tables)
+
+
+def test_no_finished_runs_and_string_flags_from_a_csv(tmp_path):
+    """An empty runs/ folder still writes a leaderboard; "False" read back from a CSV is not an external model."""
+    (tmp_path / "runs").mkdir()
+    assert "No finished runs" in write_leaderboard(tmp_path)["md"].read_text()
+    old = tmp_path / "old"
+    paper = {"recipe": "paper", "balance": "conservative", "model": "lenet5"}
+    _run(old, "b5", 0.3, epochs=5, **paper)
+    write_leaderboard(old)
+    csv = pd.read_csv(old / "leaderboard.csv", dtype=str)
+    csv["external"] = "False"
+    csv.loc[len(csv)] = {**csv.iloc[0].to_dict(), "model": "ext_model", "external": "-", "epochs": "-",
+                         "runs": "ext-1"}
+    csv.to_csv(tmp_path / "strings.csv", index=False)
+    new = tmp_path / "new"
+    _run(new, "l50", 0.5, epochs=50, **paper)
+    agg, _ = build_leaderboard(new, merge=[tmp_path / "strings.csv"])
+    assert agg["external"].map(type).eq(bool).all() and not agg["external"].any()
+    assert agg.set_index("runs").loc["b5", "superseded_by"] == "lenet5 48 scratch, 50 ep"
+
+
+def test_report_questions_keep_superseded_pairs(tmp_path):
+    """The report's tables show current rows only, but a research-question pair of one epoch cap (here the 5-epoch
+    simple vs conservative runs) stays a comparison after a longer conservative run arrives."""
+    from fer_bench.results.report import analyse_rq, collect
+
+    for key, bal, acc in (("s5", "simple", 0.35), ("c5", "conservative", 0.39)):
+        _run(tmp_path, key, acc, epochs=5, model="sequential_4conv", recipe="paper", balance=bal)
+    _run(tmp_path, "c300", 0.62, epochs=300, model="sequential_4conv", recipe="paper", balance="conservative")
+    data = collect(tmp_path)
+    assert "c5" not in set(data.agg["runs"]) and "c5" in set(data.all_rows["runs"])
+    rq = analyse_rq(data, "rq3")
+    assert rq["available"] and {(c["a"], c["b"]) for c in rq["comparisons"]} and len(rq["comparisons"]) == 1

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fer_bench.models.zoo import SHIPPED_MODEL
+from fer_bench.models.zoo import SHIPPED_MODEL, source_zoo_dir
 
-PRETRAINED = Path(__file__).resolve().parents[1] / "model_zoo" / "pretrained"
+PRETRAINED = source_zoo_dir()
 FILES = sorted(PRETRAINED.glob("fer2013_*_48.keras"))
 
 

@@ -39,8 +39,9 @@ def find_pretrained(name: str) -> Path | None:
 
 def missing_pretrained_hint(name: str) -> str:
     """What to do when a pretrained file is not found: where it was looked for, and how to put it there."""
+    file = name if Path(name).suffix else f"{name}.keras"
     return (f"looked in {' and '.join(str(d) for d in pretrained_dirs())}; install from a source checkout "
-            f"(pip install -e .) or copy model_zoo/pretrained/{name} from the repository into "
+            f"(pip install -e .) or copy model_zoo/pretrained/{file} from the repository into "
             f"{pretrained_dirs()[1]}/")
 
 

@@ -53,11 +53,8 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
              *([f"* **Continued training**: initialised from `{card['init_from']['file']}` (sha256 "
                 f"`{card['init_from']['sha256']}`), then trained for the epochs above: `--init-from`."]
                if card.get("init_from") else []),
-             *_distillation_lines(card.get("teacher")),
-             *([f"* **Precision**: trained under `--precision {card['precision']}`; this file computes in float32 "
-                f"(largest softmax difference from the trained model on the check images: "
-                f"{export_summary.get('max_abs_diff_float32', 0):.1e})."]
-               if card.get("precision") not in (None, "float32") else []),
+             *_distillation_lines(card.get("teacher"), cfg.get("teacher_weight")),
+             *_precision_lines(card.get("precision"), export_summary),
              f"* **Run**: config hash `{cfg.get('config_hash')}`; versions: "
              + ", ".join(f"{k} {v}" for k, v in (run.get("versions") or {}).items()), "",
              "## Scores", "", "| measured by | data | split | n | accuracy | UAR | macro F1 |",
@@ -70,17 +67,31 @@ def write_card(run_dir: Path, exported: Path, export_summary: dict, evaluation: 
     return _write_md(base, lines + [""])
 
 
-def _distillation_lines(teacher: dict | None) -> list[str]:
+def _distillation_lines(teacher: dict | None, config_weight: float | None = None) -> list[str]:
     """The card's knowledge-distillation bullet (empty for a run trained on its labels alone)."""
     if not teacher:
         return []
-    w = teacher.get("weight")
+    w = float(teacher.get("weight") or config_weight or 0.5)  # the --teacher-weight default
     trained_on = teacher.get("teacher_trained_on")
+    fit_acc = teacher.get("teacher_accuracy_on_fit_images")
+    facts = [f"sha256 `{str(teacher.get('sha256'))[:12]}`"]
+    if fit_acc is not None:
+        facts.append(f"{float(fit_acc):.3f} accuracy on the fit images, a training-data figure")
+    if trained_on:
+        facts.append(f"the teacher was trained on {', '.join(map(str, trained_on))}")
     return [f"* **Knowledge distillation**: each fit image's target was {1 - w:g} x its label + {w:g} x the "
-            f"softmax output of the teacher `{teacher.get('file')}` (sha256 `{str(teacher.get('sha256'))[:12]}`; "
-            f"{teacher.get('teacher_accuracy_on_fit_images')} accuracy on the fit images, a training-data figure"
-            + (f"; the teacher was trained on {', '.join(map(str, trained_on))}" if trained_on else "")
-            + "). Validation and test images were scored on their labels only: `--teacher`."]
+            f"softmax output of the teacher `{teacher.get('file')}` ({'; '.join(facts)}). Validation and test "
+            "images were scored on their labels only: `--teacher`."]
+
+
+def _precision_lines(precision: str | None, export_summary: dict) -> list[str]:
+    """The card's precision bullet for a run trained under bf16 / mixed (empty for float32)."""
+    if precision in (None, "float32"):
+        return []
+    check = export_summary.get("max_abs_diff_float32")
+    return [f"* **Precision**: trained under `--precision {precision}`; this file computes in float32"
+            + (f" (largest softmax difference from the trained model on the check images: {check:.1e})"
+               if check is not None else "") + "."]
 
 
 #: the closing section of every card

@@ -158,6 +158,7 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
         old["epochs"] = old["epochs"].fillna("-").astype(str)
         old["init_from"] = old["init_from"].fillna("-").astype(str)
         old["variant"] = old["variant"].fillna("-").astype(str)
+        old["external"] = old["external"].map(_is_true)  # a CSV may hold "True"/"False" strings or blanks
         old["runs"] = old["runs"].fillna("").astype(str) if "runs" in old else ""
         if has_variant:
             keep = [tuple(map(str, row)) not in seen for row in old[KEYS].values]
@@ -172,44 +173,58 @@ def merge_earlier(agg: pd.DataFrame, csvs) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else agg
 
 
-#: what makes two rows "the same cell" when a longer run supersedes a shorter one: every key but the epoch cap and
-#: the protocol (a paper-protocol run and a fer-bench one of a cell both replace its budget row, and neither the other)
-CELL = [k for k in KEYS if k not in ("epochs", "protocol")]
+#: a row group: one model configuration (all its test sets share its fate when a longer run replaces it)
+ROW_GROUP = [k for k in KEYS if k not in ("target", "role", "test_dataset")]
+#: what makes two row groups "the same cell" when a longer run supersedes a shorter one: every group key but the
+#: epoch cap and the protocol (a paper-protocol run and a fer-bench one of a cell both replace its budget row)
+CELL = [k for k in ROW_GROUP if k not in ("epochs", "protocol")]
+
+
+def _is_true(value) -> bool:
+    """A boolean cell of a frame that may have come from a CSV ("True"/"False" strings, NaN)."""
+    return str(value).strip().lower() in ("true", "1", "1.0")
 
 
 def mark_superseded(agg: pd.DataFrame) -> pd.DataFrame:
     """*agg* with a ``superseded_by`` column: "" for a current row, else the label of the longer row(s) that replace it.
 
     Why: a short budget run (say 5 epochs on a CPU) of a cell is worth keeping, but once a longer run of the same
-    cell exists it misleads a reader scanning the ranking, so it moves to an appendix. A row is superseded when
-    its recipe stops early (so its cap only cut training short: ``paper``) and another row of its cell (same model,
-    size, initialisation, training set, recipe, warm start, variant, balancing and test set, any protocol) has a
-    larger known epoch cap. Under a schedule recipe (``strong``: cosine over the cap) another cap is another
-    schedule, and both rows stay. A row without a known cap (an external model, or a row of a CSV written before
-    caps were recorded) is never superseded."""
+    cell exists it misleads a reader scanning the ranking, so it moves to an appendix. A row group (one model
+    configuration, all its test sets together) is superseded when its recipe stops early (so its cap only cut
+    training short: ``paper``) and another group of its cell (same model, size, initialisation, training set,
+    recipe, warm start, variant and balancing; any protocol, since the paper protocol is this tool's way to
+    reproduce the paper's number) has a larger known epoch cap. Under a schedule recipe (``strong``: cosine over
+    the cap) another cap is another schedule, and both rows stay. A row without a known cap (an external model, or
+    a row of a CSV written before caps were recorded) is never superseded."""
     from ..protocol.recipes import RECIPES
 
-    agg = agg.copy()
+    agg = agg.reset_index(drop=True)
     agg["superseded_by"] = ""
-    if agg.empty:
+    if agg.empty or not set(ROW_GROUP) <= set(agg.columns):
         return agg
+    groups: dict[tuple, dict[tuple, list[int]]] = {}  # cell -> row group -> row positions
+    for i, (cell, group) in enumerate(zip(agg[CELL].astype(str).itertuples(index=False, name=None),
+                                          agg[ROW_GROUP].astype(str).itertuples(index=False, name=None),
+                                          strict=True)):
+        groups.setdefault(cell, {}).setdefault(group, []).append(i)
     caps = pd.to_numeric(agg["epochs"], errors="coerce")
-    cells = [tuple(v) for v in agg[CELL].astype(str).values]
-    members: dict[tuple, list] = {}
-    for i, cell in zip(agg.index, cells, strict=True):
-        members.setdefault(cell, []).append(i)
-    for idx in members.values():
-        recipe = RECIPES.get(str(agg.at[idx[0], "recipe"]))  # one recipe per cell (a CELL key)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = next(iter(members.values()))[0]
+        recipe = RECIPES.get(str(agg.at[first, "recipe"]))  # one recipe per cell (a CELL key)
         if recipe is None or not recipe.early_stopping:
             continue
-        known = [i for i in idx if pd.notna(caps[i]) and not bool(agg.at[i, "external"])]
+        known = {g: rows for g, rows in members.items()
+                 if pd.notna(caps[rows[0]]) and not _is_true(agg.at[rows[0], "external"])}
         if len(known) < 2:
             continue
-        longest = max(caps[i] for i in known)
-        labels = "; ".join(sorted({_row_label(agg.loc[j]) for j in known if caps[j] == longest}))
-        for i in known:
-            if caps[i] < longest:
-                agg.at[i, "superseded_by"] = labels
+        longest = max(caps[rows[0]] for rows in known.values())
+        labels = "; ".join(sorted({_row_label(agg.loc[rows[0]]) for rows in known.values()
+                                   if caps[rows[0]] == longest}))
+        for rows in known.values():
+            if caps[rows[0]] < longest:
+                agg.loc[rows, "superseded_by"] = labels
     return agg
 
 
@@ -225,6 +240,8 @@ def superseded_table(agg: pd.DataFrame) -> pd.DataFrame:
     if "superseded_by" not in agg.columns:
         return pd.DataFrame()
     old = agg[agg["superseded_by"].fillna("").astype(str) != ""]
+    if old.empty:
+        return pd.DataFrame()
     rows = [{"model": _row_label(r), "train": train_label(r["train"]), "balance": r["balance"],
              "test": "in-domain" if r["role"] == "in_domain" else str(r["target"]),
              "Acc": _fmt(r["accuracy"], r["accuracy_sd"], r["seeds"], nd=3),
@@ -533,8 +550,10 @@ def to_markdown(tables: dict[str, pd.DataFrame], ranked: pd.DataFrame | None = N
         lines += [f"### {title}", "", _linked(df).to_markdown(index=False, disable_numparse=True), ""]
     if superseded is not None and not superseded.empty:
         lines += ["## Appendix: shorter runs replaced by a longer run of the same cell", "",
-                  "Kept for the record, left out of every table above: a longer run of the same model, size, "
-                  "initialisation, training set, recipe and balancing (any protocol) exists.", "",
+                  "Kept for the record, left out of every table above: an early-stopping recipe's run with a "
+                  "smaller epoch cap than another run of the same model, size, initialisation, training set, "
+                  "recipe, warm start, variant and balancing (any protocol: a paper-protocol run, which selects on "
+                  "the test split, replaces a fer-bench-protocol budget row too; see `superseded by`).", "",
                   _linked(superseded).to_markdown(index=False, disable_numparse=True), ""]
     return "\n".join(lines) + "\n"
 

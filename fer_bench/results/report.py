@@ -112,6 +112,9 @@ class ReportData:
     runs: dict                                      # hash -> {"config", "metrics", "info", "folder"}
     targets: list                                   # cross-domain targets
     merged: bool = False
+    #: every aggregated row, superseded budget rows too (``agg`` holds the current ones): the research-question
+    #: comparisons pair rows of one epoch cap, so a 5-epoch simple/conservative pair stays a valid comparison
+    all_rows: pd.DataFrame | None = None
 
 
 def _group_key(r) -> tuple:
@@ -127,10 +130,12 @@ def collect(results: Path, merge=()) -> ReportData:
     for run in iter_runs(results):
         runs[run["hash"]] = {**run, "folder": results / "runs" / run["hash"]}
     long = long_table(results)
-    # rows a longer run of the same cell replaces stay in leaderboard.md's appendix, not in the report
-    agg = current_rows(mark_superseded(merge_earlier(aggregate(long), merge)))
+    # rows a longer run of the same cell replaces stay in leaderboard.md's appendix, not in the report's tables
+    all_rows = mark_superseded(merge_earlier(aggregate(long), merge))
+    agg = current_rows(all_rows)
     if agg.empty:
-        return ReportData(results, agg, long, pd.DataFrame(), {}, pd.DataFrame(), [], runs, [], bool(merge))
+        return ReportData(results, agg, long, pd.DataFrame(), {}, pd.DataFrame(), [], runs, [], bool(merge),
+                          all_rows)
     for k in ("res",):
         agg[k] = agg[k].astype(int)
     targets = sorted(agg.loc[agg["role"] == "cross_domain", "target"].astype(str).unique())
@@ -171,7 +176,7 @@ def collect(results: Path, merge=()) -> ReportData:
         base = row.label.split(" · ")[0]
         row.rank = ranks.get((base, row.train, row.external, row.balance))
     return ReportData(results, agg, long, ranked, readable_tables(agg), reproduction_table(agg), out,
-                      runs, targets, bool(merge))
+                      runs, targets, bool(merge), all_rows)
 
 
 def _params(row: Row, runs: dict) -> int | None:
@@ -207,7 +212,7 @@ def analyse_rq(data: ReportData, rq: str) -> dict:
     factor = spec["factor"]
     out = {"rq": rq, "title": spec["title"], "available": False, "comparisons": [], "units": [],
            "sentence": "", "needed": "", "command": ""}
-    agg = data.agg
+    agg = data.all_rows if data.all_rows is not None else data.agg
     if agg.empty:
         out["needed"], out["command"] = _needed(data, rq)
         return out

@@ -65,6 +65,9 @@ def resolve_model_path(model: str | Path | None) -> Path:
     p = Path(model)
     if p.is_file():
         return p
+    if len(p.parts) > 1:  # a path that is not there: no zoo name to look up
+        raise FerBenchError(f"{model}: model file not found; pass an existing .keras/.h5 file or a "
+                            "model_zoo/pretrained name")
     found = find_pretrained(p.name)
     if found is not None:
         return found
